@@ -1,0 +1,3 @@
+from kjoretoyregister.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Audit: per-item records written before every answer."""

@@ -1,0 +1,41 @@
+"""The ``kjoretoyregister`` command: one sub-command group per part of the system.
+
+Each part owns its commands in its own ``cli.py``; this module only mounts them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from kjoretoyregister import __version__
+from kjoretoyregister.maskinporten.cli import app as maskinporten_app
+from kjoretoyregister.svv.cli import app as svv_app
+
+app = typer.Typer(
+    name="kjoretoyregister",
+    help="Fiks Kjøretøyregister: gateway, SVV simulator, Maskinporten stand-in and tools.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(svv_app, name="svv")
+app.add_typer(maskinporten_app, name="maskinporten")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Fiks Kjøretøyregister re-implemented: run `kjoretoyregister demo` to start the stack."""
+
+
+def main() -> None:
+    app()

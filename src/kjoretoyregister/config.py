@@ -1,0 +1,199 @@
+"""The one settings object for every part of kjoretoyregister.
+
+Values come from, in order of precedence: explicit keyword arguments (the CLI passes its
+flags this way), environment variables with the ``KJR_`` prefix (nested sections use ``__``,
+e.g. ``KJR_SVV__MAX_BULK_ITEMS=500``), a TOML file named by ``KJR_CONFIG_FILE``, and the
+defaults below. Settings are validated once at start-up; a bad value stops the program with a
+message naming the variable. Nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "KJR_"
+CONFIG_FILE_ENV = "KJR_CONFIG_FILE"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SvvSettings(_Section):
+    """The SVV simulator (``kjoretoyregister svv …``)."""
+
+    data: Path | None = Field(None, description="Register file made by `svv generate`")
+    host: str = "127.0.0.1"
+    port: int = Field(8081, ge=0, le=65535)
+    users: list[str] = Field(
+        default_factory=list,
+        description="Basic-auth users as NAME:PASSWORD[:ROLE,ROLE]; roles default to all",
+    )
+    max_bulk_items: int = Field(1000, ge=1, le=100_000)
+    max_antall: int = Field(100, ge=1, le=10_000)
+    default_antall: int = Field(20, ge=1, le=10_000)
+    latency_ms: float = Field(0.0, ge=0, description="Added latency per request")
+    fault_rate: float = Field(0.0, ge=0, le=1, description="Share of requests answered with 500")
+    outage: bool = Field(False, description="Answer every request with 503")
+
+
+class MaskinportenSettings(_Section):
+    """The Maskinporten stand-in (``kjoretoyregister maskinporten …``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8082, ge=0, le=65535)
+    state_dir: Path | None = Field(None, description="Keys, clients, CA; default <data_dir>/mp")
+    public_url: str | None = Field(None, description="Issuer base URL if not http://host:port/")
+    token_lifetime_s: int = Field(120, ge=1, le=86_400)
+    key_overlap_s: int = Field(86_400, ge=0, description="How long a rotated key stays in /jwk")
+
+
+class GatewaySettings(_Section):
+    """The gateway (``kjoretoyregister gateway serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    svv_url: str = Field(
+        "http://127.0.0.1:8081/ws/no/vegvesen/kjoretoy/felles/v2",
+        description="SVV base URL up to and including /felles/v2",
+    )
+    svv_user: str = "fiks"
+    svv_password: SecretStr = SecretStr("")
+    maskinporten_issuer: str = Field("http://127.0.0.1:8082/", description="Trusted issuer")
+    resource: str | None = Field(None, description="Our own audience, if tokens are restricted")
+    jwks_cache_s: int = Field(86_400, ge=1)
+    jwks_min_refetch_s: int = Field(60, ge=0, description="Unknown kid refetch at most this often")
+    leeway_s: int = Field(10, ge=0, le=300)
+    max_bulk_items: int = Field(1000, ge=1)
+    max_body_bytes: int = Field(1_048_576, ge=1)
+    connect_timeout_s: float = Field(2.0, gt=0)
+    read_timeout_s: float = Field(30.0, gt=0)
+    deadline_s: float = Field(35.0, gt=0, description="End-to-end deadline for one request")
+    pool_size: int = Field(100, ge=1)
+
+
+class Settings(BaseSettings):
+    """Every setting of every part. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    data_dir: Path = Field(Path(".kjr"), description="Where generated state lives")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite file in data_dir"
+    )
+    log_level: str = "INFO"
+    log_json: bool = False
+    audit_secret: SecretStr | None = Field(
+        None, description="HMAC key for audit pseudonyms; generated into data_dir if unset"
+    )
+    svv: SvvSettings = SvvSettings()
+    maskinporten: MaskinportenSettings = MaskinportenSettings()
+    gateway: GatewaySettings = GatewaySettings()
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kjoretoyregister.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get(CONFIG_FILE_ENV)
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)
+
+
+class ConfigError(ValueError):
+    """Settings failed validation; the message names each bad setting and why."""
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        dotted = ".".join(str(p) for p in err["loc"])
+        env_name = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"  {dotted} (env {env_name}): {err['msg']}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings; raise :class:`ConfigError` with a readable message.
+
+    Args:
+        overrides: values that win over environment and file, e.g. from CLI flags. Nested
+            sections may be given as dicts; they are merged with what the environment says.
+    """
+    _reject_unknown_env()
+    toml_path = os.environ.get(CONFIG_FILE_ENV)
+    if toml_path and not Path(toml_path).is_file():
+        raise ConfigError(f"invalid configuration: {CONFIG_FILE_ENV}={toml_path} is not a file")
+    try:
+        base = Settings()
+        if not overrides:
+            return base
+        merged = base.model_dump()
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        return Settings.model_validate(_unmask(merged))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _reject_unknown_env() -> None:
+    """A misspelt ``KJR_`` variable would otherwise be ignored silently; refuse it instead."""
+    known = {CONFIG_FILE_ENV, "KJR_PROFILE"}
+    for name, field in Settings.model_fields.items():
+        known.add(ENV_PREFIX + name.upper())
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            known.update(
+                f"{ENV_PREFIX}{name.upper()}__{sub.upper()}" for sub in section.model_fields
+            )
+    unknown = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known)
+    if unknown:
+        raise ConfigError(
+            "invalid configuration:\n" + "\n".join(f"  {k}: not a known setting" for k in unknown)
+        )
+
+
+def _unmask(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _unmask(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,1 @@
+"""The gateway: Fiks Kjøretøyregister's API, authorized like Fiks and passed through to SVV."""

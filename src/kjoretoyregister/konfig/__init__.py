@@ -1,0 +1,1 @@
+"""Fiks Konfigurasjon: organisations, service activation, integrations and grants."""

@@ -1,0 +1,1 @@
+"""Maskinporten stand-in: a local token service that behaves like Digdir's."""

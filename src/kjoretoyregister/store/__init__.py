@@ -1,0 +1,1 @@
+"""Database engine, session factory and migrations shared by konfig and audit."""
