@@ -1,0 +1,305 @@
+"""The gateway application: one thin handler that runs the checks in order and forwards.
+
+Request path (one direction)::
+
+    match route → 1 token → 2 integration → 3 activation + privilege → purpose →
+    4 body size + input → forward to SVV → audit items → await sink.record → answer
+
+Before the integration is known (steps 1–2) errors are answered without an audit event (there
+is nobody to attribute them to); from step 3 on every answer, error or not, is audited first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp import web
+
+from kjoretoyregister.audit.events import ERROR, AuditEvent, AuditItem, AuditSink, AuditUnavailable
+from kjoretoyregister.config import GatewaySettings
+from kjoretoyregister.gateway import checks
+from kjoretoyregister.gateway.auditing import items_from_answer, request_items
+from kjoretoyregister.gateway.correlation import HEADER as REQUEST_ID_HEADER
+from kjoretoyregister.gateway.correlation import correlation_id
+from kjoretoyregister.gateway.errors import (
+    INTERNAL_ERROR_CODE,
+    AuditUnavailableError,
+    BodyTooLarge,
+    GatewayError,
+    error_response,
+    render,
+)
+from kjoretoyregister.gateway.forwarding import Upstream, UpstreamResponse
+from kjoretoyregister.gateway.routes import Match, match
+from kjoretoyregister.gateway.tokens import TokenVerifier, VerifiedToken
+from kjoretoyregister.gateway.validation import validate
+from kjoretoyregister.logs import get_logger
+
+log = get_logger("kjoretoyregister.gateway")
+
+UPSTREAM_KEY = web.AppKey("upstream", Upstream)
+VERIFIER_KEY = web.AppKey("verifier", TokenVerifier)
+
+
+@dataclass(slots=True)
+class _Attribution:
+    """Who is asking, known once checks 1–2 passed; what the audit event is built from."""
+
+    fiks_org_id: str
+    integrasjon_id: str
+    token: VerifiedToken
+    purpose: str | None = None
+    case_reference: str | None = None
+    items: tuple[AuditItem, ...] = field(default=())
+    svv_status: int | None = None
+    svvguid: str | None = None
+
+
+class Gateway:
+    """The handler and its collaborators (settings, authorizer, audit sink, upstream, verifier)."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        authorizer: checks.AuthorizerLike,
+        audit_sink: AuditSink,
+    ) -> None:
+        self.settings = settings
+        self.authorizer = authorizer
+        self.audit_sink = audit_sink
+        self.upstream = Upstream(
+            settings.svv_url,
+            user=settings.svv_user,
+            password=settings.svv_password.get_secret_value(),
+            pool_size=settings.pool_size,
+            connect_timeout_s=settings.connect_timeout_s,
+            read_timeout_s=settings.read_timeout_s,
+        )
+        self.verifier: TokenVerifier | None = None
+        self._jwks_session: aiohttp.ClientSession | None = None
+
+    async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
+        """aiohttp cleanup context: open the upstream pool and the JWKS client, close them."""
+        await self.upstream.start()
+        self._jwks_session = aiohttp.ClientSession()
+        s = self.settings
+        self.verifier = TokenVerifier(
+            s.maskinporten_issuer,
+            self._jwks_session,
+            resource=s.resource,
+            jwks_cache_s=s.jwks_cache_s,
+            jwks_min_refetch_s=s.jwks_min_refetch_s,
+            leeway_s=s.leeway_s,
+        )
+        app[UPSTREAM_KEY] = self.upstream
+        app[VERIFIER_KEY] = self.verifier
+        try:
+            yield
+        finally:
+            await self.upstream.close()
+            await self._jwks_session.close()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The one handler for every path."""
+        started = time.perf_counter()
+        cid = correlation_id(request.headers.get(REQUEST_ID_HEADER))
+        raw_path = request.raw_path.partition("?")[0]
+        matched: Match | None = None
+        who: _Attribution | None = None
+        try:
+            matched = match(request.method, raw_path)
+            who = await self._authenticate(request, matched)
+            response = await self._serve(request, matched, who, cid, started)
+        except GatewayError as exc:
+            response = render(exc, raw_path, cid)
+            if who is not None and not isinstance(exc, AuditUnavailableError):
+                response = await self._audited_error(request, matched, who, cid, started, response)
+        except Exception as exc:  # a bug: answer in Fiks form, log without any request data
+            log.error("unhandled", error=type(exc).__name__, correlation_id=cid)
+            response = error_response(500, "Intern feil", raw_path, INTERNAL_ERROR_CODE, cid)
+        log.info(
+            "request",
+            route=matched.route.template if matched else "unmatched",
+            status=response.status,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            correlation_id=cid,
+        )
+        return response
+
+    async def _authenticate(self, request: web.Request, matched: Match) -> _Attribution:
+        """Checks 1–3: token, integration, activation + privilege."""
+        if self.verifier is None:
+            raise RuntimeError("gateway not started")
+        token = checks.bearer_token(request.headers.get("Authorization"))
+        verified = await self.verifier.verify(token)
+        integrasjon_id, passord = checks.integration_credentials(request.headers)
+        who = _Attribution(matched.fiks_org_id, integrasjon_id, verified)
+        decision = await checks.authorize(
+            self.authorizer,
+            integrasjon_id=integrasjon_id,
+            passord=passord,
+            consumer_orgnr=verified.consumer_orgnr,
+            fiks_org_id=matched.fiks_org_id,
+            privilege=matched.route.privilege,
+        )
+        # From here on the caller is known; even a 400 is audited. A 401 from the integration
+        # check is not, because the integration id was not proven.
+        purpose = checks.purpose(request.headers, required=decision.purpose_required)
+        who.purpose, who.case_reference = purpose.purpose, purpose.case_reference
+        return who
+
+    async def _serve(
+        self,
+        request: web.Request,
+        matched: Match,
+        who: _Attribution,
+        cid: str,
+        started: float,
+    ) -> web.Response:
+        """Check 4, forward, audit, answer."""
+        body = await _read_body(request, self.settings.max_body_bytes)
+        validated = validate(
+            matched.route,
+            body=body,
+            path_identifier=matched.path_identifier,
+            query=dict(request.query),
+            query_pairs=len(request.query),
+            max_items=self.settings.max_bulk_items,
+        )
+        try:
+            answer = await self.upstream.forward(
+                matched.route.method,
+                matched.upstream_path(),
+                query=request.rel_url.raw_query_string,
+                body=body if body else None,
+                correlation_id=cid,
+                remaining_s=self.settings.deadline_s - (time.perf_counter() - started),
+            )
+        except GatewayError:
+            who.items = request_items(matched.route, validated, ERROR)
+            raise
+        who.items = items_from_answer(matched.route, validated, answer.status, answer.body)
+        who.svv_status, who.svvguid = answer.status, answer.svvguid
+        await self._record(request, matched, who, cid, started, answer.status)
+        return _passthrough(answer, cid)
+
+    async def _audited_error(
+        self,
+        request: web.Request,
+        matched: Match | None,
+        who: _Attribution,
+        cid: str,
+        started: float,
+        response: web.Response,
+    ) -> web.Response:
+        if matched is None:
+            return response
+        try:
+            await self._record(request, matched, who, cid, started, response.status)
+        except AuditUnavailableError as exc:
+            return render(exc, request.raw_path.partition("?")[0], cid)
+        return response
+
+    async def _record(
+        self,
+        request: web.Request,
+        matched: Match,
+        who: _Attribution,
+        cid: str,
+        started: float,
+        http_status: int,
+    ) -> None:
+        """Hand the event to the sink and wait: the answer goes out only after this returns."""
+        event = AuditEvent(
+            time=datetime.now(UTC),
+            correlation_id=cid,
+            fiks_org_id=who.fiks_org_id,
+            integrasjon_id=who.integrasjon_id,
+            consumer_orgnr=who.token.consumer_orgnr,
+            supplier_orgnr=who.token.supplier_orgnr,
+            client_id=who.token.client_id,
+            endpoint=matched.route.template,
+            method=request.method,
+            items=who.items,
+            svv_status=who.svv_status,
+            svvguid=who.svvguid,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            purpose=who.purpose,
+            case_reference=who.case_reference,
+            http_status=http_status,
+        )
+        try:
+            await self.audit_sink.record(event)
+        except AuditUnavailable as exc:
+            raise AuditUnavailableError() from exc
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """Read the body, refusing more than ``limit`` bytes (declared or streamed)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(f"Forespørselen er for stor: høyst {limit} byte")
+    if not request.body_exists:
+        return b""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(65_536)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"Forespørselen er for stor: høyst {limit} byte")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _passthrough(answer: UpstreamResponse, cid: str) -> web.Response:
+    headers = dict(answer.headers)
+    headers[REQUEST_ID_HEADER] = cid
+    if answer.status == 204:
+        return web.Response(status=204, headers=headers)
+    return web.Response(status=answer.status, body=answer.body, headers=headers)
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    authorizer: checks.AuthorizerLike,
+    audit_sink: AuditSink,
+    mounts: Mapping[str, web.Application] | None = None,
+) -> web.Application:
+    """Build the gateway application.
+
+    Args:
+        settings: the ``gateway`` section of :class:`~kjoretoyregister.config.Settings`.
+        authorizer: Konfigurasjon's :class:`~kjoretoyregister.konfig.authz.Authorizer` (or
+            anything with the same ``acheck``).
+        audit_sink: where audit events go; awaited before every audited answer.
+        mounts: other applications to serve beside the API, by path prefix (e.g. the
+            Konfigurasjon admin API under ``/admin/api``); they are matched before the
+            catch-all that answers every unknown path with a Fiks 404.
+
+    Returns:
+        An ``aiohttp.web.Application`` that forwards the known SVV paths under
+        ``/kjoretoyregister/api/{fiksOrgId}/…``; mount other apps (admin API) beside it.
+    """
+    gateway = Gateway(settings, authorizer, audit_sink)
+    # We bound the body ourselves (Fiks error body, 413); aiohttp's own limit would answer in
+    # its own format first, so keep it just above ours.
+    app = web.Application(client_max_size=settings.max_body_bytes + 1)
+    app.cleanup_ctx.append(gateway.lifecycle)
+    app.router.add_get("/health", _health)
+    for prefix, sub in (mounts or {}).items():
+        app.add_subapp(prefix, sub)
+    # Every other path goes through the handler too, so unknown paths get a Fiks 404 body.
+    app.router.add_route("*", "/{tail:.*}", gateway.handle)
+    return app

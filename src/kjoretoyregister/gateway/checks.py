@@ -1,0 +1,129 @@
+"""The ordered checks, as small functions over headers and decisions (I/O stays in callers).
+
+Order (fiks-platform.md §1.5): 1 token → 2 integration → 3 activation + privilege →
+4 input. :mod:`kjoretoyregister.gateway.app` calls them in that order; each raises the
+:mod:`~kjoretoyregister.gateway.errors` exception that becomes the caller's answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from kjoretoyregister.gateway.errors import (
+    AccessDenied,
+    IntegrationAuthFailed,
+    InvalidInput,
+    KonfigUnavailable,
+    TokenInvalid,
+)
+from kjoretoyregister.konfig.authz import Decision, Outcome
+
+# Fiks' own header names; aiohttp's header mapping is case-insensitive, as HTTP requires.
+INTEGRASJON_ID = "IntegrasjonId"
+INTEGRASJON_PASSORD = "IntegrasjonPassord"
+# Purpose of the lookup and the case it belongs to (audit issue). Fiks has no such headers;
+# we follow its "X-Fiks-" style with Norwegian domain words, as SVV and Fiks spell them.
+FORMAAL = "X-Fiks-Formaal"
+SAKSREFERANSE = "X-Fiks-Saksreferanse"
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_MAX_TOKEN_CHARS = 16_384
+_MAX_PASSWORD_CHARS = 1_024
+_MAX_PURPOSE_CHARS = 500
+
+
+class AuthorizerLike(Protocol):
+    """What the gateway needs from :class:`kjoretoyregister.konfig.authz.Authorizer`."""
+
+    async def acheck(
+        self,
+        *,
+        integrasjon_id: str,
+        passord: str,
+        consumer_orgnr: str,
+        fiks_org_id: str,
+        privilege: str,
+    ) -> Decision:
+        """Decide on one request (thread-offloaded in the real Authorizer)."""
+        ...
+
+
+def bearer_token(authorization: str | None) -> str:
+    """Check 1a: ``Authorization: Bearer <jwt>`` present and plausibly sized."""
+    if not authorization:
+        raise TokenInvalid()
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
+        raise TokenInvalid()
+    return token
+
+
+def integration_credentials(headers: Mapping[str, str]) -> tuple[str, str]:
+    """Check 2a: both integration headers present, the id a UUID (else the same 401)."""
+    integrasjon_id = headers.get(INTEGRASJON_ID, "").strip()
+    passord = headers.get(INTEGRASJON_PASSORD, "")
+    if not _UUID.fullmatch(integrasjon_id):
+        # Echo only what is safe and bounded: a UUID, or a placeholder.
+        raise IntegrationAuthFailed("(mangler)" if not integrasjon_id else "(ugyldig)")
+    if not passord or len(passord) > _MAX_PASSWORD_CHARS:
+        raise IntegrationAuthFailed(integrasjon_id)
+    return integrasjon_id.lower(), passord
+
+
+async def authorize(
+    authorizer: AuthorizerLike,
+    *,
+    integrasjon_id: str,
+    passord: str,
+    consumer_orgnr: str,
+    fiks_org_id: str,
+    privilege: str,
+) -> Decision:
+    """Checks 2b and 3 in one call to Konfigurasjon; map its outcome to our errors."""
+    try:
+        decision = await authorizer.acheck(
+            integrasjon_id=integrasjon_id,
+            passord=passord,
+            consumer_orgnr=consumer_orgnr,
+            fiks_org_id=fiks_org_id,
+            privilege=privilege,
+        )
+    except Exception as exc:
+        # A database outage must not look like a wrong password (401) or a bug (500).
+        raise KonfigUnavailable() from exc
+    return decide(decision, integrasjon_id)
+
+
+def decide(decision: Decision, integrasjon_id: str) -> Decision:
+    """Pure mapping of a Konfigurasjon decision to pass / 401 / 403."""
+    if decision.outcome is Outcome.OK:
+        return decision
+    if decision.outcome is Outcome.INTEGRATION_AUTH_FAILED:
+        raise IntegrationAuthFailed(integrasjon_id)
+    raise AccessDenied()
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    """The caller's stated purpose and case reference (both optional unless the grant says so)."""
+
+    purpose: str | None
+    case_reference: str | None
+
+
+def purpose(headers: Mapping[str, str], *, required: bool) -> Purpose:
+    """Read the purpose headers; bounded, printable; required when the grant says so."""
+    values: list[str | None] = []
+    for name in (FORMAAL, SAKSREFERANSE):
+        raw = headers.get(name)
+        value = raw.strip() if raw is not None else None
+        if value is not None and (len(value) > _MAX_PURPOSE_CHARS or not value.isprintable()):
+            raise InvalidInput(f"Ugyldig verdi i {name}")
+        values.append(value or None)
+    if required and values[0] is None:
+        raise InvalidInput(f"{FORMAAL} er påkrevd for denne integrasjonen")
+    return Purpose(values[0], values[1])
