@@ -82,6 +82,38 @@ class GatewaySettings(_Section):
     pool_size: int = Field(100, ge=1)
 
 
+class KonfigSettings(_Section):
+    """Fiks Konfigurasjon: the admin REST API and the gateway's authorization cache."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8083, ge=0, le=65535, description="`admin serve` listens here")
+    # SecretStr so a printed Settings never shows them; in the environment the list is JSON:
+    # KJR_KONFIG__ADMIN_TOKENS='["alice:a-long-random-token"]'. The name is the actor that the
+    # admin-action log records; the token is what the caller sends as `Authorization: Bearer`.
+    admin_tokens: list[SecretStr] = Field(
+        default_factory=list,
+        description="Admin API bearer tokens as NAME:TOKEN (token ≥ 16 characters)",
+    )
+    auth_cache_ttl_s: float = Field(
+        30.0, ge=0, le=3600, description="How long a verified integration password is trusted"
+    )
+    auth_negative_ttl_s: float = Field(
+        5.0, ge=0, le=600, description="How long a failed password check is remembered"
+    )
+    auth_cache_secret: SecretStr | None = Field(
+        None, description="HMAC key for the authorization cache; random per process if unset"
+    )
+
+    @field_validator("admin_tokens")
+    @classmethod
+    def _name_and_long_token(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for item in value:
+            name, sep, token = item.get_secret_value().partition(":")
+            if not sep or not name.strip() or len(token) < 16:
+                raise ValueError("each admin token must be NAME:TOKEN with a token ≥ 16 chars")
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting of every part. Build it with :func:`load_settings`."""
 
@@ -104,6 +136,7 @@ class Settings(BaseSettings):
     svv: SvvSettings = SvvSettings()
     maskinporten: MaskinportenSettings = MaskinportenSettings()
     gateway: GatewaySettings = GatewaySettings()
+    konfig: KonfigSettings = KonfigSettings()
 
     @field_validator("log_level")
     @classmethod
