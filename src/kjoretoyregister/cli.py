@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from kjoretoyregister import __version__
+from kjoretoyregister.gateway.cli import app as gateway_app
 from kjoretoyregister.maskinporten.cli import app as maskinporten_app
 from kjoretoyregister.svv.cli import app as svv_app
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(svv_app, name="svv")
 app.add_typer(maskinporten_app, name="maskinporten")
+app.add_typer(gateway_app, name="gateway")
 
 
 def _version(value: bool) -> None:
