@@ -1,1 +1,81 @@
-"""Client library for fagsystem developers."""
+"""
+Python client for Fiks Kjøretøyregister, for fagsystem developers.
+
+Public API (everything in ``__all__``; the ``_modules`` are private)::
+
+    from kjoretoyregister.client import KjoretoyregisterClient
+
+    with KjoretoyregisterClient.from_profile("demo.json") as client:
+        [svar] = client.oppslag_kjennemerke("CU11297")
+        print(svar.kjoretoy.merke, svar.kjoretoy.eier_navn)
+
+Modules:
+
+- ``_client``: ``AsyncKjoretoyregisterClient`` (headers, token refresh on 401, chunking).
+- ``_sync``: ``KjoretoyregisterClient``, the async client on a private event loop.
+- ``_transport``: the I/O seam (``Transport``, ``AiohttpTransport``, ``RawResponse``).
+- ``_params`` / ``_paging``: request shapes (dtg, bulk items, chunks) and page iteration.
+- ``maskinporten``: ``MaskinportenTokenProvider`` (JWT grant, cached token).
+- ``models``: the 77 generated SVV v2 models with accessors on ``Kjoretoy``.
+- ``errors``: every exception the client raises.
+- ``profile``: the ``demo --profile`` JSON file.
+- ``cards`` / ``cli``: rich vehicle cards and the ``oppslag``/``sok`` commands.
+
+Request path: client method → ``request`` (token, Fiks headers) → transport → gateway
+``…/api/{fiksOrgId}/rest/distribusjon/kjoretoy/v2.0/…`` → SVV; the answer is parsed into
+models, or an error answer becomes ``FiksError``/``SvvError``.
+"""
+
+from kjoretoyregister.client._client import AsyncKjoretoyregisterClient, TokenProvider
+from kjoretoyregister.client._paging import iter_pages
+from kjoretoyregister.client._params import BulkItem, Dtg
+from kjoretoyregister.client._sync import KjoretoyregisterClient
+from kjoretoyregister.client._transport import AiohttpTransport, RawResponse, Transport
+from kjoretoyregister.client.errors import (
+    FiksError,
+    KjoretoyregisterError,
+    ProtocolError,
+    ResponseError,
+    SvvError,
+    TokenError,
+    TransportError,
+)
+from kjoretoyregister.client.models import (
+    Kjoretoy,
+    KjoretoyResponse,
+    KjoretoysokResponse,
+    Kunde,
+    KundeSokResponse,
+    PersonEnhet,
+    Responskode,
+)
+from kjoretoyregister.client.profile import Profile, ProfileError, load_profile
+
+__all__ = [
+    "AiohttpTransport",
+    "AsyncKjoretoyregisterClient",
+    "BulkItem",
+    "Dtg",
+    "FiksError",
+    "Kjoretoy",
+    "KjoretoyResponse",
+    "KjoretoyregisterClient",
+    "KjoretoyregisterError",
+    "KjoretoysokResponse",
+    "Kunde",
+    "KundeSokResponse",
+    "PersonEnhet",
+    "Profile",
+    "ProfileError",
+    "ProtocolError",
+    "RawResponse",
+    "ResponseError",
+    "Responskode",
+    "SvvError",
+    "TokenError",
+    "TokenProvider",
+    "Transport",
+    "TransportError",
+    "iter_pages",
+    "load_profile",
+]
