@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from kjoretoyregister import __version__
+from kjoretoyregister.audit.cli import app as audit_app
 from kjoretoyregister.gateway.cli import app as gateway_app
 from kjoretoyregister.maskinporten.cli import app as maskinporten_app
 from kjoretoyregister.svv.cli import app as svv_app
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.add_typer(svv_app, name="svv")
 app.add_typer(maskinporten_app, name="maskinporten")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(audit_app, name="audit")
 
 
 def _version(value: bool) -> None:

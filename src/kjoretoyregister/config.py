@@ -114,6 +114,17 @@ class KonfigSettings(_Section):
         return value
 
 
+class AuditSettings(_Section):
+    """The audit log (``kjoretoyregister audit …`` and the gateway's durable sink)."""
+
+    retention_days: int = Field(365, ge=1, description="`audit purge` removes older records")
+    checkpoint_interval_s: float = Field(
+        3600.0, ge=0, description="Seconds between periodic chain checkpoints; 0 = none"
+    )
+    queue_size: int = Field(10_000, ge=1, description="Events waiting for the writer at most")
+    batch_max: int = Field(512, ge=1, le=100_000, description="Most events in one commit")
+
+
 class Settings(BaseSettings):
     """Every setting of every part. Build it with :func:`load_settings`."""
 
@@ -136,6 +147,7 @@ class Settings(BaseSettings):
     svv: SvvSettings = SvvSettings()
     maskinporten: MaskinportenSettings = MaskinportenSettings()
     gateway: GatewaySettings = GatewaySettings()
+    audit: AuditSettings = AuditSettings()
     konfig: KonfigSettings = KonfigSettings()
 
     @field_validator("log_level")

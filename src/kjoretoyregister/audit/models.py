@@ -1,0 +1,126 @@
+"""Audit tables on the shared :class:`~kjoretoyregister.store.db.Base`.
+
+* ``audit_entry`` — one row per answered request (``kind = "lookup"``) or per read of the audit
+  log itself (``kind = "access"``), chained by ``prev_hash``/``hash`` in ``seq`` order.
+* ``audit_item`` — one row per requested identifier of a lookup: its type, the identifier
+  sealed (AES-GCM, see :mod:`~kjoretoyregister.audit.pseudonyms`), the dtg and the outcome.
+* ``audit_subject`` — keyed pseudonyms of the persons/organisations/vehicles an item is
+  about: role ``q`` for what was asked for, ``r`` for identities returned. Indexed by pseudonym,
+  which is what innsyn and the identifier filter look up.
+* ``audit_chain_head`` — the single row (id 1) writers lock to append: last seq and hash, and
+  the anchor (``base_seq``, ``base_hash``) the chain starts from after a purge.
+* ``audit_checkpoint`` — periodic and pre-purge snapshots of the head (seq, hash, count).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kjoretoyregister.store.db import Base, BigIntPK
+
+#: Entry kinds (``audit_entry.kind``).
+LOOKUP = "lookup"
+ACCESS = "access"
+
+#: Subject roles (``audit_subject.role``): asked for, or returned in the answer.
+REQUESTED = "q"
+RETURNED = "r"
+
+
+class AuditEntry(Base):
+    """One chained audit record: a lookup through the gateway, or a read of the audit log."""
+
+    __tablename__ = "audit_entry"
+
+    # Assigned by the writer under the chain lock (head seq + 1), never by the database, so the
+    # order is the chain's order on every backend and across gateway instances.
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(8))
+    time: Mapped[datetime]
+    correlation_id: Mapped[str] = mapped_column(String(64))
+    fiks_org_id: Mapped[str | None] = mapped_column(String(64))
+    integrasjon_id: Mapped[str | None] = mapped_column(String(64))
+    consumer_orgnr: Mapped[str | None] = mapped_column(String(16))
+    supplier_orgnr: Mapped[str | None] = mapped_column(String(16))
+    client_id: Mapped[str | None] = mapped_column(String(200))
+    endpoint: Mapped[str | None] = mapped_column(String(200))
+    method: Mapped[str | None] = mapped_column(String(10))
+    svv_status: Mapped[int | None] = mapped_column(Integer)
+    svvguid: Mapped[str | None] = mapped_column(String(100))
+    latency_us: Mapped[int | None] = mapped_column(BigInteger)
+    purpose: Mapped[str | None] = mapped_column(String(500))
+    case_reference: Mapped[str | None] = mapped_column(String(200))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Access entries: who read the log, what they did, and the filters (identifiers in the
+    # filters are replaced by their pseudonyms before they get here).
+    actor: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str | None] = mapped_column(String(50))
+    query: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_audit_entry_time", "time"),
+        Index("ix_audit_entry_fiks_org_id_time", "fiks_org_id", "time"),
+    )
+
+
+class AuditItem(Base):
+    """One requested identifier of a lookup entry."""
+
+    __tablename__ = "audit_item"
+
+    entry_seq: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("audit_entry.seq"), primary_key=True
+    )
+    pos: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    identifier_type: Mapped[str] = mapped_column(String(64))
+    identifier_sealed: Mapped[str] = mapped_column(Text)
+    dtg: Mapped[str | None] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(12))
+
+
+class AuditSubject(Base):
+    """A keyed pseudonym of someone or something an item is about."""
+
+    __tablename__ = "audit_subject"
+
+    entry_seq: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("audit_entry.seq"), primary_key=True
+    )
+    pos: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    role: Mapped[str] = mapped_column(String(1), primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = (Index("ix_audit_subject_pseudonym", "pseudonym"),)
+
+
+class AuditChainHead(Base):
+    """The chain's head (always id 1); writers lock this row to append."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    base_seq: Mapped[int] = mapped_column(BigInteger)
+    base_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A snapshot of the chain head, to compare against later (export it off the host)."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    created: Mapped[datetime]
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    entry_count: Mapped[int] = mapped_column(BigInteger)
+    base_seq: Mapped[int] = mapped_column(BigInteger)
+    base_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(16))  # periodic | manual | purge

@@ -1,0 +1,365 @@
+"""The durable audit sink: grouped commits onto the hash chain, failing closed.
+
+Flow: ``record(event)`` puts the event and a future on a bounded queue and waits on the
+future. One writer task takes whatever is queued (up to ``batch_max``), and one writer thread
+encodes it (pseudonyms, sealing), locks the chain head, appends, and commits it all in **one**
+transaction. Only then are the callers' futures resolved; if the commit fails every caller of
+that batch gets :class:`AuditUnavailable` (the gateway answers 503, no data). While a commit
+runs, the next batch gathers in the queue, so throughput grows with concurrency while each
+request still waits for its own commit.
+
+The chain lock is the database's, so several gateway instances (several sinks, several
+engines) append to one linear chain: PostgreSQL ``SELECT … FOR UPDATE`` on the head row,
+SQLite ``BEGIN IMMEDIATE`` (every write transaction of :func:`store.db.make_engine`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time as _time
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import Connection, Engine, Table, insert, select, update
+
+from kjoretoyregister.audit import chain
+from kjoretoyregister.audit.events import AuditEvent, AuditUnavailable
+from kjoretoyregister.audit.models import (
+    ACCESS,
+    LOOKUP,
+    REQUESTED,
+    RETURNED,
+    AuditChainHead,
+    AuditCheckpoint,
+    AuditEntry,
+    AuditItem,
+    AuditSubject,
+)
+from kjoretoyregister.audit.pseudonyms import Pseudonymizer
+from kjoretoyregister.config import Settings
+from kjoretoyregister.logs import get_logger
+from kjoretoyregister.store.db import make_engine, upgrade, utcnow
+
+log = get_logger(__name__)
+
+# Core tables: the writer inserts in bulk (executemany), which the ORM unit of work would slow.
+_ENTRY = cast(Table, AuditEntry.__table__)
+_ITEM = cast(Table, AuditItem.__table__)
+_SUBJECT = cast(Table, AuditSubject.__table__)
+_HEAD = cast(Table, AuditChainHead.__table__)
+_CHECKPOINT = cast(Table, AuditCheckpoint.__table__)
+
+
+@dataclass(slots=True)
+class Pending:
+    """An entry ready to be chained: its columns, item rows and subject rows (no seq yet)."""
+
+    entry: dict[str, Any]
+    items: list[dict[str, Any]] = field(default_factory=list)
+    subjects: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    # Columns have lengths; PostgreSQL would refuse a longer value and fail the whole batch.
+    return None if value is None else value[:limit]
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _blank_entry(kind: str, when: datetime, correlation_id: str) -> dict[str, Any]:
+    entry: dict[str, Any] = dict.fromkeys(chain.ENTRY_FIELDS)
+    entry.update(kind=kind, time=_aware(when), correlation_id=correlation_id[:64], item_count=0)
+    return entry
+
+
+def encode_event(event: AuditEvent, pz: Pseudonymizer) -> Pending:
+    """Turn a gateway event into rows: identifiers sealed, subjects pseudonymised."""
+    entry = _blank_entry(LOOKUP, event.time, event.correlation_id)
+    entry.update(
+        fiks_org_id=_cut(event.fiks_org_id, 64),
+        integrasjon_id=_cut(event.integrasjon_id, 64),
+        consumer_orgnr=_cut(event.consumer_orgnr, 16),
+        supplier_orgnr=_cut(event.supplier_orgnr, 16),
+        client_id=_cut(event.client_id, 200),
+        endpoint=_cut(event.endpoint, 200),
+        method=_cut(event.method, 10),
+        svv_status=event.svv_status,
+        svvguid=_cut(event.svvguid, 100),
+        latency_us=round(event.latency_ms * 1000),
+        purpose=_cut(event.purpose, 500),
+        case_reference=_cut(event.case_reference, 200),
+        http_status=event.http_status,
+        item_count=len(event.items),
+    )
+    pending = Pending(entry)
+    for pos, item in enumerate(event.items):
+        pending.items.append(
+            {
+                "pos": pos,
+                "identifier_type": item.identifier_type[:64],
+                "identifier_sealed": pz.seal(item.identifier),
+                "dtg": _cut(item.dtg, 40),
+                "outcome": item.outcome[:12],
+            }
+        )
+        subjects = {(REQUESTED, p) for p in pz.subjects_of(item.identifier_type, item.identifier)}
+        subjects |= {(RETURNED, pz.identity(i)) for i in item.returned_identities}
+        pending.subjects.extend((pos, role, p) for role, p in sorted(subjects))
+    return pending
+
+
+def access_entry(
+    actor: str, action: str, query: Mapping[str, Any], *, fiks_org_id: str | None = None
+) -> Pending:
+    """An access-log entry: ``actor`` did ``action`` on the audit log with filters ``query``.
+
+    ``query`` must already have identifiers replaced by pseudonyms; it is stored as JSON.
+    """
+    entry = _blank_entry(ACCESS, utcnow(), uuid.uuid4().hex)
+    entry.update(
+        actor=actor[:200],
+        action=action[:50],
+        fiks_org_id=_cut(fiks_org_id, 64),
+        query=orjson.dumps(dict(query), option=orjson.OPT_SORT_KEYS, default=str).decode(),
+    )
+    return Pending(entry)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The chain head row as read under the lock."""
+
+    seq: int
+    hash: str
+    base_seq: int
+    base_hash: str
+
+
+def lock_head(conn: Connection) -> Head:
+    """Lock and read the chain head inside the connection's (write) transaction.
+
+    PostgreSQL: row lock until commit. SQLite: the transaction already holds the database's
+    write lock (``BEGIN IMMEDIATE``); ``FOR UPDATE`` is not rendered there.
+    """
+    row = conn.execute(
+        select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.base_seq, _HEAD.c.base_hash)
+        .where(_HEAD.c.id == 1)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise RuntimeError("audit_chain_head has no row: run the migrations")
+    return Head(int(row.seq), str(row.hash), int(row.base_seq), str(row.base_hash))
+
+
+def append(conn: Connection, pending: Sequence[Pending], head: Head | None = None) -> Head:
+    """Chain ``pending`` after the head and insert it; the caller commits.
+
+    Args:
+        conn: a connection inside a write transaction.
+        pending: entries in the order they join the chain.
+        head: the head if the caller has already locked it, else it is locked here.
+
+    Returns:
+        The new head.
+    """
+    head = head or lock_head(conn)
+    seq, prev = head.seq, head.hash
+    entries: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    subjects: list[dict[str, Any]] = []
+    for p in pending:
+        seq += 1
+        digest = chain.link(prev, chain.canonical(p.entry, p.items, p.subjects))
+        entries.append({**p.entry, "seq": seq, "prev_hash": prev, "hash": digest})
+        items.extend({**i, "entry_seq": seq} for i in p.items)
+        subjects.extend(
+            {"entry_seq": seq, "pos": pos, "role": role, "pseudonym": ps}
+            for pos, role, ps in p.subjects
+        )
+        prev = digest
+    if entries:
+        conn.execute(insert(_ENTRY), entries)
+    if items:
+        conn.execute(insert(_ITEM), items)
+    if subjects:
+        conn.execute(insert(_SUBJECT), subjects)
+    conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
+    return Head(seq, prev, head.base_seq, head.base_hash)
+
+
+def write_checkpoint(conn: Connection, head: Head, reason: str) -> dict[str, Any]:
+    """Insert a checkpoint of ``head`` (read under the lock) and return it as exported."""
+    created = utcnow()
+    row = {
+        "created": created,
+        "seq": head.seq,
+        "hash": head.hash,
+        "entry_count": head.seq - head.base_seq,
+        "base_seq": head.base_seq,
+        "base_hash": head.base_hash,
+        "reason": reason,
+    }
+    conn.execute(insert(_CHECKPOINT), [row])
+    return {**row, "created": chain.format_time(created)}
+
+
+def record_sync(engine: Engine, pending: Pending) -> None:
+    """Append one entry and commit (CLI and admin reads log themselves this way)."""
+    with engine.begin() as conn:
+        append(conn, [pending])
+
+
+class DurableAuditSink:
+    """An :class:`~kjoretoyregister.audit.events.AuditSink` on the database, with group commit.
+
+    Use as ``async with DurableAuditSink(engine, pz) as sink: await sink.record(ev)``, or call
+    :meth:`start`/:meth:`close`. ``record`` starts the writer on first use if needed.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        pseudonymizer: Pseudonymizer,
+        *,
+        queue_size: int = 10_000,
+        batch_max: int = 512,
+        checkpoint_interval_s: float = 3600.0,
+        enqueue_timeout_s: float = 2.0,
+        own_engine: bool = False,
+    ) -> None:
+        """Args:
+        engine: from :func:`store.db.make_engine`; the audit tables must exist.
+        pseudonymizer: keys for pseudonyms and sealing.
+        queue_size: events waiting for the writer before ``record`` blocks.
+        batch_max: most events committed in one transaction.
+        checkpoint_interval_s: how often the writer adds a periodic checkpoint (0 = never).
+        enqueue_timeout_s: how long ``record`` waits for queue space before it fails closed.
+        own_engine: dispose the engine on :meth:`close`.
+        """
+        if queue_size < 1 or batch_max < 1:
+            raise ValueError("queue_size and batch_max must be at least 1")
+        if checkpoint_interval_s < 0 or enqueue_timeout_s <= 0:
+            raise ValueError("intervals must be positive")
+        self._engine = engine
+        self._pz = pseudonymizer
+        self._queue_size = queue_size
+        self._batch_max = batch_max
+        self._checkpoint_interval_s = checkpoint_interval_s
+        self._enqueue_timeout_s = enqueue_timeout_s
+        self._own_engine = own_engine
+        self._queue: asyncio.Queue[tuple[AuditEvent, asyncio.Future[None]]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._closed = False
+        self._last_checkpoint = _time.monotonic()
+        #: Counters for benchmarks and health: committed batches and events.
+        self.batches = 0
+        self.events = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, migrate: bool = True) -> DurableAuditSink:
+        """Build a sink on ``settings.effective_database_url`` (migrating it up first)."""
+        url = settings.effective_database_url
+        if migrate:
+            upgrade(url)
+        from kjoretoyregister.audit.pseudonyms import pseudonymizer_from_settings
+
+        a = settings.audit
+        return cls(
+            make_engine(url),
+            pseudonymizer_from_settings(settings),
+            queue_size=a.queue_size,
+            batch_max=a.batch_max,
+            checkpoint_interval_s=a.checkpoint_interval_s,
+            own_engine=True,
+        )
+
+    async def start(self) -> None:
+        """Start the writer task on the running loop (idempotent)."""
+        if self._task is not None:
+            return
+        if self._closed:
+            raise RuntimeError("sink is closed")
+        self._queue = asyncio.Queue(self._queue_size)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="audit-writer")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
+
+    async def record(self, event: AuditEvent) -> None:
+        """Return once ``event`` is committed; raise :class:`AuditUnavailable` if it cannot be."""
+        if self._closed:
+            raise AuditUnavailable("audit sink is closed")
+        if self._task is None:
+            await self.start()
+        assert self._queue is not None
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self._queue.put((event, fut)), self._enqueue_timeout_s)
+        except TimeoutError:
+            raise AuditUnavailable("audit queue full") from None
+        await fut
+
+    async def close(self) -> None:
+        """Commit what is queued, stop the writer, release the thread (and engine if owned)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None and self._queue is not None:
+            await self._queue.join()
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if self._own_engine:
+            self._engine.dispose()
+
+    async def __aenter__(self) -> DurableAuditSink:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            events = [ev for ev, _ in batch]
+            try:
+                await loop.run_in_executor(self._executor, self._commit, events)
+            except Exception as exc:
+                # The exception text may quote SQL parameters (identifiers): log its type only.
+                log.error("audit_commit_failed", error=type(exc).__name__, events=len(batch))
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(AuditUnavailable("audit store cannot commit"))
+            else:
+                self.batches += 1
+                self.events += len(batch)
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _commit(self, events: Sequence[AuditEvent]) -> None:
+        pending = [encode_event(ev, self._pz) for ev in events]
+        with self._engine.begin() as conn:
+            head = append(conn, pending)
+            now = _time.monotonic()
+            due = now - self._last_checkpoint >= self._checkpoint_interval_s
+            if self._checkpoint_interval_s and due:
+                write_checkpoint(conn, head, "periodic")
+                self._last_checkpoint = now
