@@ -146,6 +146,8 @@ async def serve(app: web.Application, stack: AsyncExitStack, port: int = 0) -> s
 def ensure_register(path: Path, vehicles: int = 300, seed: int = 7) -> Path:
     """Generate a small register at ``path`` once (reused when the file exists)."""
 
+    from kjoretoyregister.svv.generate import generate
+
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         generate(path, vehicles=vehicles, seed=seed)
