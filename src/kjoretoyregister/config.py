@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = False
+    profile: Path | None = Field(
+        None, description="Client profile JSON (written by `demo --profile`) for oppslag/sok"
+    )
     audit_secret: SecretStr | None = Field(
         None, description="HMAC key for audit pseudonyms; generated into data_dir if unset"
     )
