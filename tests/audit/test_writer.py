@@ -1,0 +1,143 @@
+"""The durable sink: committed before record() returns, grouped, linear across writers, and
+failing closed when the store cannot commit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import Engine, text
+
+from kjoretoyregister.audit.events import AuditItem, AuditUnavailable
+from kjoretoyregister.audit.pseudonyms import Pseudonymizer
+from kjoretoyregister.audit.verify import verify
+from kjoretoyregister.audit.writer import DurableAuditSink
+from kjoretoyregister.store.db import make_engine
+
+from .conftest import FNR, PLATE, EventFactory
+
+
+def _count(engine: Engine, table: str = "audit_entry") -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
+
+
+async def test_record_is_committed_when_it_returns(
+    engine: Engine, db_url: str, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    """A reader on another engine sees the entry as soon as record() has returned."""
+    other = make_engine(db_url)
+    try:
+        async with DurableAuditSink(engine, pz) as sink:
+            await sink.record(event())
+            assert await asyncio.to_thread(_count, other) == 1
+    finally:
+        other.dispose()
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM audit_entry")).mappings().one()
+        item = conn.execute(text("SELECT * FROM audit_item")).mappings().one()
+        subjects = conn.execute(text("SELECT role, pseudonym FROM audit_subject")).all()
+    assert row["seq"] == 1 and row["latency_us"] == 12345 and row["purpose"] == "parkeringsgebyr"
+    # Requested identifier sealed, returned identity only as a pseudonym: nothing in clear.
+    assert PLATE not in item["identifier_sealed"] and pz.open(item["identifier_sealed"]) == PLATE
+    assert {tuple(s) for s in subjects} == {
+        ("q", pz.pseudonym("kjennemerke", PLATE)),
+        ("r", pz.pseudonym("fodselsnummer", FNR)),
+    }
+
+
+async def test_concurrent_records_are_grouped_into_few_commits(
+    engine: Engine, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    """200 concurrent callers share commits, and each still gets its own confirmation."""
+    async with DurableAuditSink(engine, pz, batch_max=64) as sink:
+        await asyncio.gather(*(sink.record(event()) for _ in range(200)))
+        assert sink.events == 200
+        assert sink.batches < 50
+    assert _count(engine) == 200
+    assert verify(engine).ok
+
+
+async def test_two_instances_keep_one_linear_chain(
+    db_url: str, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    """Two sinks on two engines (two gateway instances) append at once; the chain stays linear."""
+    e1, e2 = make_engine(db_url), make_engine(db_url)
+    try:
+        async with (
+            DurableAuditSink(e1, pz, batch_max=16) as s1,
+            DurableAuditSink(e2, pz, batch_max=16) as s2,
+        ):
+            await asyncio.gather(
+                *(s.record(event(integrasjon=f"i{n}")) for n in range(150) for s in (s1, s2))
+            )
+        with e1.connect() as conn:
+            seqs = [r[0] for r in conn.execute(text("SELECT seq FROM audit_entry ORDER BY seq"))]
+        assert seqs == list(range(1, 301))
+        report = verify(e1)
+        assert report.ok, report.problems
+        assert report.head_seq == 300
+    finally:
+        e1.dispose()
+        e2.dispose()
+
+
+async def test_store_failure_fails_closed_and_recovers(
+    engine: Engine, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    """No commit, no answer: record() raises AuditUnavailable; later records work again."""
+    async with DurableAuditSink(engine, pz) as sink:
+        await sink.record(event())
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_chain_head RENAME TO audit_chain_head_gone"))
+        results = await asyncio.gather(
+            *(sink.record(event()) for _ in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(r, AuditUnavailable) for r in results)
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_chain_head_gone RENAME TO audit_chain_head"))
+        await sink.record(event())
+    assert _count(engine) == 2
+    assert verify(engine).ok
+
+
+async def test_unreachable_database_fails_closed(pz: Pseudonymizer, event: EventFactory) -> None:
+    """A database that cannot be reached at all is the same: AuditUnavailable, quickly."""
+    dead = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none", pool_pre_ping=False)
+    try:
+        async with DurableAuditSink(dead, pz) as sink:
+            with pytest.raises(AuditUnavailable):
+                await sink.record(event())
+    finally:
+        dead.dispose()
+
+
+async def test_closed_sink_refuses(engine: Engine, pz: Pseudonymizer, event: EventFactory) -> None:
+    sink = DurableAuditSink(engine, pz)
+    await sink.record(event())
+    await sink.close()
+    with pytest.raises(AuditUnavailable):
+        await sink.record(event())
+
+
+async def test_error_items_and_searches_are_recorded(
+    engine: Engine, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    """A malformed upstream answer still leaves the asked-for items, with outcome error."""
+    items = (
+        AuditItem("kjennemerke", PLATE, "2026-01-01T00:00:00Z", "error"),
+        AuditItem("sok/fodselsnummer", f"fodselsnummer={FNR}", None, "not_found"),
+    )
+    async with DurableAuditSink(engine, pz) as sink:
+        await sink.record(event(items=items, svv_status=None, http_status=502))
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT pos, outcome, dtg FROM audit_item ORDER BY pos")).all()
+    assert [tuple(r) for r in rows] == [
+        (0, "error", "2026-01-01T00:00:00Z"),
+        (1, "not_found", None),
+    ]
+
+
+def test_bad_options_are_refused(engine: Engine, pz: Pseudonymizer) -> None:
+    with pytest.raises(ValueError):
+        DurableAuditSink(engine, pz, batch_max=0)
