@@ -269,7 +269,7 @@ class AsyncKjoretoyregisterClient:
         async def one(chunk: Sequence[dict[str, str]]) -> list[KjoretoyResponse]:
             async with limit:
                 raw = await self.request("POST", endpoint, json_body=list(chunk))
-            answers = _parse_list(raw)
+            answers = parse_list(raw)
             if len(answers) != len(chunk):
                 raise ProtocolError(f"{endpoint}: {len(chunk)} items sent, {len(answers)} answered")
             return answers
@@ -319,13 +319,13 @@ class AsyncKjoretoyregisterClient:
         """
         endpoint = f"bulk/understellsnummer/{quote(understellsnummer, safe='')}"
         raw = await self.request("GET", endpoint, params={"dtg": format_dtg(dtg)})
-        return _parse_list(raw)
+        return parse_list(raw)
 
     # -- Kjøretøysøk -------------------------------------------------------------------------
 
     async def _sok(self, endpoint: str, params: Mapping[str, object]) -> KjoretoysokResponse:
         raw = await self.request("GET", endpoint, params=params)
-        return _parse_page(raw, KjoretoysokResponse)
+        return parse_page(raw, KjoretoysokResponse)
 
     async def sok_kjennemerke(
         self,
@@ -447,7 +447,7 @@ class AsyncKjoretoyregisterClient:
             "antall": antall,
         }
         raw = await self.request("GET", "sok/kunde", params=params)
-        return _parse_page(raw, KundeSokResponse)
+        return parse_page(raw, KundeSokResponse)
 
     # -- all pages ---------------------------------------------------------------------------
 
@@ -559,7 +559,8 @@ def _json(raw: RawResponse) -> Any:
         raise ProtocolError(f"answer {raw.status} is not JSON") from exc
 
 
-def _parse_list(raw: RawResponse) -> list[KjoretoyResponse]:
+def parse_list(raw: RawResponse) -> list[KjoretoyResponse]:
+    """Parse a bulk answer (JSON array of ``KjoretoyResponse``; 204/empty = none)."""
     if raw.status == 204 or not raw.body:
         return []
     data = _json(raw)
@@ -571,7 +572,8 @@ def _parse_list(raw: RawResponse) -> list[KjoretoyResponse]:
         raise ProtocolError(f"unexpected KjoretoyResponse: {exc}") from exc
 
 
-def _parse_page(raw: RawResponse, model: type[SokPage]) -> SokPage:
+def parse_page(raw: RawResponse, model: type[SokPage]) -> SokPage:
+    """Parse one search page; a 204 is an empty page."""
     if raw.status == 204 or not raw.body:
         # 204 = «Ingen kjøretøy funnet»: an empty page, not an error.
         return model.model_validate({"antallITreffliste": 0, "antallTreffTotalt": 0})

@@ -1,0 +1,219 @@
+"""
+Readable rich renderings of SVV answers: a vehicle card, a hit table, a customer table.
+
+Used by ``kjoretoyregister oppslag``/``sok``; pure functions from models to rich renderables,
+so they can be printed to a terminal or captured in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from kjoretoyregister.client.models import (
+    Adresse,
+    Kjoretoy,
+    KjoretoyResponse,
+    KodeverkType,
+    Kunde,
+    PersonEnhet,
+)
+
+__all__ = ["hit_table", "kunde_table", "vehicle_card", "vehicle_cards"]
+
+_MISSING = "–"
+
+
+def _kode(kode: KodeverkType | None) -> str | None:
+    """«kodeNavn (kodeVerdi)», or whichever of the two SVV sent."""
+    if kode is None:
+        return None
+    name = kode.kode_navn or kode.kode_beskrivelse
+    if name and kode.kode_verdi and name != kode.kode_verdi:
+        return f"{name} ({kode.kode_verdi})"
+    return name or kode.kode_verdi
+
+
+def _address(adresse: Adresse | None) -> str | None:
+    if adresse is None:
+        return None
+    lines = [adresse.adresselinje1, adresse.adresselinje2, adresse.adresselinje3]
+    place = " ".join(p for p in (adresse.postnummer, adresse.poststed) if p)
+    parts = [p for p in (*lines, place) if p]
+    if adresse.land and adresse.landkode not in (None, "NOR"):
+        parts.append(adresse.land)
+    return ", ".join(parts) or None
+
+
+def _role(enhet: PersonEnhet) -> str:
+    """Name, identifier and address of one eier/medeier/leasingtaker/underenhet."""
+    ident = enhet.identifikator
+    label = "fnr" if enhet.er_person else "orgnr"
+    text = enhet.navn or _MISSING
+    if ident:
+        text += f" ({label} {ident})"
+    elif enhet.person is not None and enhet.person.fodselsdato:
+        text += f" (født {enhet.person.fodselsdato})"
+    address = _address(enhet.adresse)
+    if address:
+        text += f"\n{address}"
+    if enhet.fom_tidspunkt:
+        text += f"\nfra {enhet.fom_tidspunkt[:10]}"
+        if enhet.til_tidspunkt:
+            text += f" til {enhet.til_tidspunkt[:10]}"
+    return text
+
+
+def _classification(kjoretoy: Kjoretoy) -> str | None:
+    godkjenning = kjoretoy.godkjenning
+    teknisk = godkjenning.teknisk_godkjenning if godkjenning else None
+    klassifisering = teknisk.kjoretoyklassifisering if teknisk else None
+    if klassifisering is None:
+        return None
+    kode = klassifisering.teknisk_kode.kode_verdi if klassifisering.teknisk_kode else None
+    beskrivelse = klassifisering.beskrivelse
+    return " ".join(p for p in (kode, f"({beskrivelse})" if beskrivelse else None) if p) or None
+
+
+def _fuel(kjoretoy: Kjoretoy) -> str | None:
+    data = kjoretoy.tekniske_data
+    drivverk = data.motor_og_drivverk if data else None
+    names: list[str] = []
+    for motor in (drivverk.motor if drivverk else None) or ():
+        for drivstoff in motor.drivstoff or ():
+            name = _kode(drivstoff.drivstoff_kode)
+            if name and name not in names:
+                names.append(name)
+    return ", ".join(names) or None
+
+
+def _colour(kjoretoy: Kjoretoy) -> str | None:
+    data = kjoretoy.tekniske_data
+    karosseri = data.karosseri_og_lasteplan if data else None
+    colours = [_kode(f) for f in (karosseri.r_farge if karosseri else None) or ()]
+    return ", ".join(c for c in colours if c) or None
+
+
+def _plates(kjoretoy: Kjoretoy) -> str | None:
+    lines = []
+    for plate in kjoretoy.kjennemerker or ():
+        span = f"{(plate.fom_tidspunkt or '')[:10]} – {(plate.til_tidspunkt or '')[:10]}".strip()
+        kind = plate.kjennemerkekategori or ""
+        lines.append(f"{plate.kjennemerke or _MISSING}  {kind}  {span}".rstrip())
+    return "\n".join(lines) or None
+
+
+def _make_model(kjoretoy: Kjoretoy) -> str | None:
+    return " ".join(p for p in (kjoretoy.merke, kjoretoy.modell) if p) or None
+
+
+def vehicle_card(answer: KjoretoyResponse, *, request: str | None = None) -> RenderableType:
+    """
+    A panel with what a case officer looks for: identity, make, status, dates, roles, plates.
+
+    Args:
+        answer: one item of an oppslag/søk answer (a vehicle or a miss).
+        request: what was asked for (shown on a miss).
+    """
+    kjoretoy = answer.kjoretoy
+    if kjoretoy is None:
+        codes = ", ".join(
+            f"{k.kode}: {k.beskrivelse}" if k.beskrivelse else str(k.kode)
+            for k in answer.responskoder or ()
+        )
+        title = f"{request} – ikke funnet" if request else "Ikke funnet"
+        return Panel(
+            Text(codes or "Ingen kjøretøy"), title=title, border_style="yellow", expand=False
+        )
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    status = kjoretoy.status
+    registrering = kjoretoy.registrering
+    status_text = (
+        _kode(registrering.registreringsstatus) if registrering is not None else None
+    ) or status
+    rows: list[tuple[str, str | None]] = [
+        ("Kjennemerke", kjoretoy.kjennemerke),
+        ("Understellsnummer", kjoretoy.understellsnummer),
+        ("Kuid", kjoretoy.kuid),
+        ("Merke/modell", _make_model(kjoretoy)),
+        ("Kjøretøyklasse", _classification(kjoretoy)),
+        ("Drivstoff", _fuel(kjoretoy)),
+        ("Farge", _colour(kjoretoy)),
+        ("Status", status_text),
+        ("Først registrert", str(kjoretoy.forstegangsregistrert or "") or None),
+        ("Neste EU-kontroll", str(kjoretoy.neste_kontroll or "") or None),
+    ]
+    eierskap = kjoretoy.eierskap
+    for label, enhet in (
+        ("Eier", kjoretoy.eier),
+        ("Medeier", kjoretoy.medeier),
+        ("Leasingtaker", kjoretoy.leasingtaker),
+        ("Underenhet", eierskap.underenhet if eierskap else None),
+    ):
+        if enhet is not None:
+            rows.append((label, _role(enhet)))
+    rows.append(("Kjennemerker", _plates(kjoretoy)))
+    withheld = kjoretoy.kjoretoy_id.unntatt_offentlighet if kjoretoy.kjoretoy_id else None
+    if withheld:
+        rows.append(("Unntatt offentlighet", ", ".join(_kode(k) or "" for k in withheld)))
+    for label, value in rows:
+        grid.add_row(label, value or _MISSING)
+    border = "green" if status == "REGISTRERT" else "red" if status else "blue"
+    title = " · ".join(p for p in (kjoretoy.kjennemerke, _make_model(kjoretoy)) if p)
+    return Panel(grid, title=title or "Kjøretøy", border_style=border, expand=False)
+
+
+def vehicle_cards(answers: Iterable[KjoretoyResponse], requests: Iterable[str]) -> Group:
+    """One card per answer, each labelled with what was asked for."""
+    return Group(*(vehicle_card(a, request=r) for a, r in zip(answers, requests, strict=False)))
+
+
+def hit_table(hits: Iterable[KjoretoyResponse], *, title: str | None = None) -> Table:
+    """A compact table of search hits: plate, VIN, make/model, status, owner, lessee."""
+    table = Table(title=title, box=box.SIMPLE_HEAVY)
+    for column in (
+        "Kjennemerke",
+        "Understellsnummer",
+        "Merke/modell",
+        "Status",
+        "Eier",
+        "Leasingtaker",
+    ):
+        table.add_column(column)
+    for hit in hits:
+        k = hit.kjoretoy
+        if k is None:
+            table.add_row(_MISSING, _MISSING, ", ".join(hit.koder) or _MISSING, "", "", "")
+            continue
+        table.add_row(
+            k.kjennemerke or _MISSING,
+            k.understellsnummer or _MISSING,
+            _make_model(k) or _MISSING,
+            k.status or _MISSING,
+            k.eier_navn or _MISSING,
+            k.leasingtaker_navn or "",
+        )
+    return table
+
+
+def kunde_table(kunder: Iterable[Kunde], *, title: str | None = None) -> Table:
+    """Customers of a Kundesøk: name, identifier, address, number of vehicles."""
+    table = Table(title=title, box=box.SIMPLE_HEAVY)
+    for column in ("Navn", "Id", "Adresse", "Kjøretøy"):
+        table.add_column(column)
+    for kunde in kunder:
+        enhet = kunde.person_enhet
+        table.add_row(
+            (enhet.navn if enhet else None) or _MISSING,
+            (enhet.identifikator if enhet else None) or _MISSING,
+            (_address(enhet.adresse) if enhet else None) or "",
+            str(kunde.antall_kjoretoy if kunde.antall_kjoretoy is not None else ""),
+        )
+    return table
