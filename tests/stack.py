@@ -232,14 +232,15 @@ async def start_stack(
         engine = make_engine(database_url)
         stack.callback(engine.dispose)
         factory = make_session_factory(engine)
-        gw_settings = GatewaySettings(
-            svv_url=svv_root + SVV_BASE_PATH,
-            svv_user=svv_user,
-            svv_password=svv_password,  # type: ignore[arg-type]
-            maskinporten_issuer=issuer,
-            jwks_min_refetch_s=0,
+        gw_fields: dict[str, Any] = {
+            "svv_url": svv_root + SVV_BASE_PATH,
+            "svv_user": svv_user,
+            "svv_password": svv_password,
+            "maskinporten_issuer": issuer,
+            "jwks_min_refetch_s": 0,
             **(gateway or {}),
-        )
+        }
+        gw_settings = GatewaySettings.model_validate(gw_fields)
         gw_root = await serve(
             create_gateway(gw_settings, authorizer=Authorizer(factory), audit_sink=sink), stack
         )
@@ -263,3 +264,39 @@ async def start_stack(
             http=http,
             **ids,
         )
+
+
+class CaptureUpstream:
+    """A tiny upstream standing where SVV stands: records what arrived, answers as told.
+
+    Not a mock of our system: it lets a test see the exact request the gateway sent (headers,
+    raw path, body), which the simulator does not expose, and serves as the fixed-response
+    upstream of the benchmark.
+    """
+
+    def __init__(self, body: bytes = b"[]", status: int = 200) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.status = status
+        self.body = body
+        self.headers: dict[str, str] = {"Content-Type": JSON_BODY}
+        self.record = True
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if self.record:
+            self.requests.append(
+                {
+                    "method": request.method,
+                    "raw_path": request.raw_path,
+                    "headers": dict(request.headers),
+                    "body": await request.read(),
+                }
+            )
+        else:
+            await request.read()
+        return web.Response(status=self.status, body=self.body, headers=self.headers)
+
+    def app(self) -> web.Application:
+        """The aiohttp app answering every path and method."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app

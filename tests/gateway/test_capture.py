@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
 
-from stack import SVV_BASE_PATH, Stack, start_stack
+from stack import SVV_BASE_PATH, CaptureUpstream, Stack, start_stack
 
 V2 = SVV_BASE_PATH + "/rest/distribusjon/kjoretoy/v2.0"
 
@@ -32,31 +30,10 @@ ANSWER = [
 ]
 
 
-class Capture:
+class Capture(CaptureUpstream):
     def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.status = 200
-        self.body = orjson.dumps(ANSWER)
-        self.headers: dict[str, str] = {
-            "Svvguid": "svv-guid-1234",
-            "Content-Type": "application/json",
-        }
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests.append(
-            {
-                "method": request.method,
-                "raw_path": request.raw_path,
-                "headers": dict(request.headers),
-                "body": await request.read(),
-            }
-        )
-        return web.Response(status=self.status, body=self.body, headers=self.headers)
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        return app
+        super().__init__(orjson.dumps(ANSWER))
+        self.headers = {"Svvguid": "svv-guid-1234", "Content-Type": "application/json"}
 
 
 @pytest.fixture

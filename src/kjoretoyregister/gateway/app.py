@@ -27,6 +27,7 @@ from kjoretoyregister.gateway.correlation import HEADER as REQUEST_ID_HEADER
 from kjoretoyregister.gateway.correlation import correlation_id
 from kjoretoyregister.gateway.errors import (
     INTERNAL_ERROR_CODE,
+    AccessDenied,
     AuditUnavailableError,
     BodyTooLarge,
     GatewayError,
@@ -37,6 +38,7 @@ from kjoretoyregister.gateway.forwarding import Upstream, UpstreamResponse
 from kjoretoyregister.gateway.routes import Match, match
 from kjoretoyregister.gateway.tokens import TokenVerifier, VerifiedToken
 from kjoretoyregister.gateway.validation import validate
+from kjoretoyregister.konfig.authz import Decision
 from kjoretoyregister.logs import get_logger
 
 log = get_logger("kjoretoyregister.gateway")
@@ -112,7 +114,18 @@ class Gateway:
         who: _Attribution | None = None
         try:
             matched = match(request.method, raw_path)
-            who = await self._authenticate(request, matched)
+            unproven = await self._identify(request, matched)
+            try:
+                decision = await self._authorize(request, matched, unproven)
+            except AccessDenied:
+                # The integration proved itself; only its access is missing: audit the refusal.
+                who = unproven
+                raise
+            # From here on the caller is known and every answer (even a 400) is audited. A 401
+            # is not: the integration id was not proven, so there is nobody to attribute it to.
+            who = unproven
+            stated = checks.purpose(request.headers, required=decision.purpose_required)
+            who.purpose, who.case_reference = stated.purpose, stated.case_reference
             response = await self._serve(request, matched, who, cid, started)
         except GatewayError as exc:
             response = render(exc, raw_path, cid)
@@ -130,27 +143,26 @@ class Gateway:
         )
         return response
 
-    async def _authenticate(self, request: web.Request, matched: Match) -> _Attribution:
-        """Checks 1–3: token, integration, activation + privilege."""
+    async def _identify(self, request: web.Request, matched: Match) -> _Attribution:
+        """Check 1 and the shape of check 2: a verified token and the integration headers."""
         if self.verifier is None:
             raise RuntimeError("gateway not started")
         token = checks.bearer_token(request.headers.get("Authorization"))
         verified = await self.verifier.verify(token)
-        integrasjon_id, passord = checks.integration_credentials(request.headers)
-        who = _Attribution(matched.fiks_org_id, integrasjon_id, verified)
-        decision = await checks.authorize(
+        integrasjon_id, _ = checks.integration_credentials(request.headers)
+        return _Attribution(matched.fiks_org_id, integrasjon_id, verified)
+
+    async def _authorize(self, request: web.Request, matched: Match, who: _Attribution) -> Decision:
+        """Checks 2 and 3 in one Konfigurasjon call."""
+        _, passord = checks.integration_credentials(request.headers)
+        return await checks.authorize(
             self.authorizer,
-            integrasjon_id=integrasjon_id,
+            integrasjon_id=who.integrasjon_id,
             passord=passord,
-            consumer_orgnr=verified.consumer_orgnr,
+            consumer_orgnr=who.token.consumer_orgnr,
             fiks_org_id=matched.fiks_org_id,
             privilege=matched.route.privilege,
         )
-        # From here on the caller is known; even a 400 is audited. A 401 from the integration
-        # check is not, because the integration id was not proven.
-        purpose = checks.purpose(request.headers, required=decision.purpose_required)
-        who.purpose, who.case_reference = purpose.purpose, purpose.case_reference
-        return who
 
     async def _serve(
         self,
