@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 import orjson
 import pytest
+import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 
 from kjoretoyregister.konfig import service
@@ -30,8 +31,29 @@ TOKEN_MESSAGE = "Klarte ikke å validere access_token"
 BODY = [{"kjennemerke": "CU11297"}]
 
 
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[tuple[Stack, CaptureUpstream]]:
+# Most tests share one stack (they change nothing); the ones that rotate keys, revoke or
+# deactivate get a fresh one.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+Env = tuple[Stack, CaptureUpstream]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
+    capture = CaptureUpstream(orjson.dumps([{"responskoder": []}]))
+    async with start_stack(tmp_path_factory.mktemp("auth"), upstream=capture.app()) as s:
+        yield s, capture
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def env(shared: Env) -> Env:
+    stack, capture = shared
+    capture.requests.clear()
+    stack.memory_audit.events.clear()
+    return shared
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def fresh(tmp_path: Path) -> AsyncIterator[Env]:
     capture = CaptureUpstream(orjson.dumps([{"responskoder": []}]))
     async with start_stack(tmp_path / "stack", upstream=capture.app()) as s:
         yield s, capture
@@ -70,7 +92,7 @@ def _claims(stack: Stack) -> dict[str, Any]:
 
 
 class TestToken:
-    async def test_real_token_passes(self, env: tuple[Stack, CaptureUpstream]) -> None:
+    async def test_real_token_passes(self, env: Env) -> None:
         stack, capture = env
         status, _ = await _post(stack, stack.headers(await stack.token()))
         assert status == 200
@@ -95,9 +117,7 @@ class TestToken:
             "no_exp",
         ],
     )
-    async def test_bad_tokens_are_401(
-        self, env: tuple[Stack, CaptureUpstream], case: str, tmp_path: Path
-    ) -> None:
+    async def test_bad_tokens_are_401(self, env: Env, case: str, tmp_path: Path) -> None:
         stack, capture = env
         auth = f"Bearer {self._bad_token(stack, case, tmp_path)}"
         headers = stack.headers("x")
@@ -160,9 +180,7 @@ class TestToken:
         raise AssertionError(case)
 
     @pytest.mark.parametrize("aud", ["unspecified", None])
-    async def test_unspecified_or_absent_audience_passes(
-        self, env: tuple[Stack, CaptureUpstream], aud: str | None
-    ) -> None:
+    async def test_unspecified_or_absent_audience_passes(self, env: Env, aud: str | None) -> None:
         stack, _ = env
         claims = _claims(stack)
         if aud:
@@ -172,11 +190,9 @@ class TestToken:
         status, body = await _post(stack, stack.headers(token))
         assert status == 200, body
 
-    async def test_key_rotation_new_tokens_verify_after_refetch(
-        self, env: tuple[Stack, CaptureUpstream]
-    ) -> None:
+    async def test_key_rotation_new_tokens_verify_after_refetch(self, fresh: Env) -> None:
         """After Maskinporten rotates its key, tokens with the new kid verify (JWKS refetched)."""
-        stack, _ = env
+        stack, _ = fresh
         old = await stack.token()
         assert (await _post(stack, stack.headers(old)))[0] == 200
         new_kid = stack.mp_state.rotate_signing_key()
@@ -206,9 +222,7 @@ class TestIntegration:
     @pytest.mark.parametrize(
         "case", ["wrong_password", "unknown_id", "not_uuid", "missing_id", "missing_password"]
     )
-    async def test_integration_failures_are_401(
-        self, env: tuple[Stack, CaptureUpstream], case: str
-    ) -> None:
+    async def test_integration_failures_are_401(self, env: Env, case: str) -> None:
         stack, capture = env
         headers = stack.headers(await stack.token())
         if case == "wrong_password":
@@ -230,9 +244,7 @@ class TestIntegration:
         assert "passord" not in body["message"].lower()
         assert capture.requests == []
 
-    async def test_token_for_org_a_with_integration_of_org_b_is_401(
-        self, env: tuple[Stack, CaptureUpstream]
-    ) -> None:
+    async def test_token_for_org_a_with_integration_of_org_b_is_401(self, env: Env) -> None:
         """A valid token whose consumer is not the integration's autorisert org: 401."""
         stack, capture = env
         other = make_client(stack.mp_state, "annen-leverandor", "964338531", ["ks:fiks"])
@@ -244,9 +256,7 @@ class TestIntegration:
         )
         assert capture.requests == []
 
-    async def test_header_names_are_case_insensitive(
-        self, env: tuple[Stack, CaptureUpstream]
-    ) -> None:
+    async def test_header_names_are_case_insensitive(self, env: Env) -> None:
         stack, _ = env
         token = await stack.token()
         headers = {
@@ -258,7 +268,7 @@ class TestIntegration:
 
 
 class TestAccess:
-    async def test_org_without_grant_is_403(self, env: tuple[Stack, CaptureUpstream]) -> None:
+    async def test_org_without_grant_is_403(self, env: Env) -> None:
         stack, capture = env
         status, body = await _post(
             stack, stack.headers(await stack.token()), org=stack.other_fiks_org_id
@@ -268,14 +278,14 @@ class TestAccess:
         (event,) = stack.memory_audit.events  # authenticated: the refusal is audited
         assert event.http_status == 403 and event.items == ()
 
-    async def test_unknown_org_is_403(self, env: tuple[Stack, CaptureUpstream]) -> None:
+    async def test_unknown_org_is_403(self, env: Env) -> None:
         stack, _ = env
         status, _ = await _post(stack, stack.headers(await stack.token()), org=str(uuid.uuid4()))
         assert status == 403
 
-    async def test_missing_privilege_is_403(self, env: tuple[Stack, CaptureUpstream]) -> None:
+    async def test_missing_privilege_is_403(self, fresh: Env) -> None:
         """OPPSLAG alone does not open the owner searches (EIERSOK)."""
-        stack, capture = env
+        stack, capture = fresh
         with stack.session_factory.begin() as s:
             service.revoke(s, stack.integrasjon_id, stack.fiks_org_id, EIERSOK)
         token = await stack.token()
@@ -287,8 +297,8 @@ class TestAccess:
         assert (await _post(stack, stack.headers(token)))[0] == 200  # OPPSLAG still works
         assert len(capture.requests) == 1
 
-    async def test_deactivated_service_is_403(self, env: tuple[Stack, CaptureUpstream]) -> None:
-        stack, _ = env
+    async def test_deactivated_service_is_403(self, fresh: Env) -> None:
+        stack, _ = fresh
         with stack.session_factory.begin() as s:
             service.deactivate(s, stack.fiks_org_id)
         assert (await _post(stack, stack.headers(await stack.token())))[0] == 403
