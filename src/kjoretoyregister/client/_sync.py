@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator, 
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from kjoretoyregister.client._client import AsyncKjoretoyregisterClient, Eiertype
 from kjoretoyregister.client._params import BulkItem, Dtg
@@ -137,27 +137,91 @@ class KjoretoyregisterClient:
         """The vehicles with this VIN."""
         return self._run(self._async.oppslag_understellsnummer(understellsnummer, dtg))
 
-    def sok_kjennemerke(self, kjennemerke: str, **options: Any) -> KjoretoysokResponse:
-        """One page; keywords as :meth:`AsyncKjoretoyregisterClient.sok_kjennemerke`."""
-        return self._run(self._async.sok_kjennemerke(kjennemerke, **options))
+    def sok_kjennemerke(
+        self,
+        kjennemerke: str,
+        *,
+        ekskluder_vraket_utfort: bool | None = None,
+        fra: int | None = None,
+        antall: int | None = None,
+    ) -> KjoretoysokResponse:
+        """One page of vehicles whose plate matches (``?`` = one unknown character, ≤ 3)."""
+        return self._run(
+            self._async.sok_kjennemerke(
+                kjennemerke, ekskluder_vraket_utfort=ekskluder_vraket_utfort, fra=fra, antall=antall
+            )
+        )
 
-    def sok_understellsnummer(self, understellsnummer: str, **options: Any) -> KjoretoysokResponse:
-        """One page; keywords as :meth:`AsyncKjoretoyregisterClient.sok_understellsnummer`."""
-        return self._run(self._async.sok_understellsnummer(understellsnummer, **options))
+    def sok_understellsnummer(
+        self,
+        understellsnummer: str,
+        *,
+        merkekode: str | None = None,
+        ekskluder_vraket_utfort: bool | None = None,
+        fra: int | None = None,
+        antall: int | None = None,
+    ) -> KjoretoysokResponse:
+        """One page of vehicles whose VIN matches (``*`` wildcard at start and/or end)."""
+        return self._run(
+            self._async.sok_understellsnummer(
+                understellsnummer,
+                merkekode=merkekode,
+                ekskluder_vraket_utfort=ekskluder_vraket_utfort,
+                fra=fra,
+                antall=antall,
+            )
+        )
 
-    def sok_fodselsnummer(self, fodselsnummer: str, **options: Any) -> KjoretoysokResponse:
-        """One page; keywords as :meth:`AsyncKjoretoyregisterClient.sok_fodselsnummer`."""
-        return self._run(self._async.sok_fodselsnummer(fodselsnummer, **options))
+    def sok_fodselsnummer(
+        self,
+        fodselsnummer: str,
+        *,
+        ekskluder_vraket_utfort: bool | None = None,
+        fra: int | None = None,
+        antall: int | None = None,
+    ) -> KjoretoysokResponse:
+        """One page of vehicles where the person is eier, medeier or leasingtaker."""
+        return self._run(
+            self._async.sok_fodselsnummer(
+                fodselsnummer,
+                ekskluder_vraket_utfort=ekskluder_vraket_utfort,
+                fra=fra,
+                antall=antall,
+            )
+        )
 
     def sok_organisasjonsnummer(
-        self, organisasjonsnummer: str, **options: Any
+        self,
+        organisasjonsnummer: str,
+        *,
+        ekskluder_vraket_utfort: bool | None = None,
+        fra: int | None = None,
+        antall: int | None = None,
     ) -> KjoretoysokResponse:
-        """One page; keywords as :meth:`AsyncKjoretoyregisterClient.sok_organisasjonsnummer`."""
-        return self._run(self._async.sok_organisasjonsnummer(organisasjonsnummer, **options))
+        """One page of vehicles where the organisation is eier, medeier or leasingtaker."""
+        return self._run(
+            self._async.sok_organisasjonsnummer(
+                organisasjonsnummer,
+                ekskluder_vraket_utfort=ekskluder_vraket_utfort,
+                fra=fra,
+                antall=antall,
+            )
+        )
 
-    def sok_kundeid(self, kundeid: str, **options: Any) -> KjoretoysokResponse:
-        """One page; keywords as :meth:`AsyncKjoretoyregisterClient.sok_kundeid`."""
-        return self._run(self._async.sok_kundeid(kundeid, **options))
+    def sok_kundeid(
+        self,
+        kundeid: str,
+        *,
+        ekskluder_vraket_utfort: bool | None = None,
+        fra: int | None = None,
+        antall: int | None = None,
+    ) -> KjoretoysokResponse:
+        """One page of vehicles of SVV's customer id (``kundeId``)."""
+        return self._run(
+            self._async.sok_kundeid(
+                kundeid, ekskluder_vraket_utfort=ekskluder_vraket_utfort, fra=fra, antall=antall
+            )
+        )
 
     def sok_eiernavn(
         self,
@@ -185,45 +249,123 @@ class KjoretoyregisterClient:
             )
         )
 
-    def sok_kunde(self, eiertype: Eiertype, **options: Any) -> KundeSokResponse:
-        """One page of customers; keywords as :meth:`AsyncKjoretoyregisterClient.sok_kunde`."""
-        return self._run(self._async.sok_kunde(eiertype, **options))
-
-    def iter_sok_kjennemerke(self, kjennemerke: str, **options: Any) -> Iterator[KjoretoyResponse]:
-        """Every hit, all pages."""
-        return self._iterate(self._async.iter_sok_kjennemerke(kjennemerke, **options))
-
-    def iter_sok_understellsnummer(
-        self, understellsnummer: str, **options: Any
-    ) -> Iterator[KjoretoyResponse]:
-        """Every hit, all pages."""
-        return self._iterate(self._async.iter_sok_understellsnummer(understellsnummer, **options))
-
-    def iter_sok_fodselsnummer(
-        self, fodselsnummer: str, **options: Any
-    ) -> Iterator[KjoretoyResponse]:
-        """Every hit, all pages."""
-        return self._iterate(self._async.iter_sok_fodselsnummer(fodselsnummer, **options))
-
-    def iter_sok_organisasjonsnummer(
-        self, organisasjonsnummer: str, **options: Any
-    ) -> Iterator[KjoretoyResponse]:
-        """Every hit, all pages."""
-        return self._iterate(
-            self._async.iter_sok_organisasjonsnummer(organisasjonsnummer, **options)
+    def sok_kunde(
+        self,
+        eiertype: Eiertype,
+        *,
+        navn: str | None = None,
+        fornavn: str | None = None,
+        mellomnavn: str | None = None,
+        etternavn: str | None = None,
+        fodselsdato: date | str | None = None,
+        fonetisk: bool | None = None,
+        kjonn: Literal["M", "K"] | None = None,
+        fylke: str | None = None,
+        kommune: str | None = None,
+        postnummer: str | None = None,
+        poststed: str | None = None,
+        fra: int | None = None,
+        antall: int | None = None,
+    ) -> KundeSokResponse:
+        """One page of customers (persons/organisations) with their number of vehicles."""
+        return self._run(
+            self._async.sok_kunde(
+                eiertype,
+                navn=navn,
+                fornavn=fornavn,
+                mellomnavn=mellomnavn,
+                etternavn=etternavn,
+                fodselsdato=fodselsdato,
+                fonetisk=fonetisk,
+                kjonn=kjonn,
+                fylke=fylke,
+                kommune=kommune,
+                postnummer=postnummer,
+                poststed=poststed,
+                fra=fra,
+                antall=antall,
+            )
         )
 
-    def iter_sok_kundeid(self, kundeid: str, **options: Any) -> Iterator[KjoretoyResponse]:
-        """Every hit, all pages."""
-        return self._iterate(self._async.iter_sok_kundeid(kundeid, **options))
+    def iter_sok_kjennemerke(
+        self, kjennemerke: str, *, ekskluder_vraket_utfort: bool | None = None
+    ) -> Iterator[KjoretoyResponse]:
+        """Every hit of :meth:`sok_kjennemerke`, all pages."""
+        return self._iterate(
+            self._async.iter_sok_kjennemerke(
+                kjennemerke, ekskluder_vraket_utfort=ekskluder_vraket_utfort
+            )
+        )
 
-    def iter_sok_eiernavn(self, navn: str, **options: Any) -> Iterator[KjoretoyResponse]:
-        """Every hit, all pages; filters as :meth:`sok_eiernavn`."""
-        return self._iterate(self._async.iter_sok_eiernavn(navn, **options))
+    def iter_sok_understellsnummer(
+        self,
+        understellsnummer: str,
+        *,
+        merkekode: str | None = None,
+        ekskluder_vraket_utfort: bool | None = None,
+    ) -> Iterator[KjoretoyResponse]:
+        """Every hit of :meth:`sok_understellsnummer`, all pages."""
+        return self._iterate(
+            self._async.iter_sok_understellsnummer(
+                understellsnummer,
+                merkekode=merkekode,
+                ekskluder_vraket_utfort=ekskluder_vraket_utfort,
+            )
+        )
 
-    def iter_sok_kunde(self, eiertype: Eiertype, **options: Any) -> Iterator[Kunde]:
-        """Every customer, all pages."""
-        return self._iterate(self._async.iter_sok_kunde(eiertype, **options))
+    def iter_sok_fodselsnummer(
+        self, fodselsnummer: str, *, ekskluder_vraket_utfort: bool | None = None
+    ) -> Iterator[KjoretoyResponse]:
+        """Every hit of :meth:`sok_fodselsnummer`, all pages."""
+        return self._iterate(
+            self._async.iter_sok_fodselsnummer(
+                fodselsnummer, ekskluder_vraket_utfort=ekskluder_vraket_utfort
+            )
+        )
+
+    def iter_sok_organisasjonsnummer(
+        self, organisasjonsnummer: str, *, ekskluder_vraket_utfort: bool | None = None
+    ) -> Iterator[KjoretoyResponse]:
+        """Every hit of :meth:`sok_organisasjonsnummer`, all pages."""
+        return self._iterate(
+            self._async.iter_sok_organisasjonsnummer(
+                organisasjonsnummer, ekskluder_vraket_utfort=ekskluder_vraket_utfort
+            )
+        )
+
+    def iter_sok_kundeid(
+        self, kundeid: str, *, ekskluder_vraket_utfort: bool | None = None
+    ) -> Iterator[KjoretoyResponse]:
+        """Every hit of :meth:`sok_kundeid`, all pages."""
+        return self._iterate(
+            self._async.iter_sok_kundeid(kundeid, ekskluder_vraket_utfort=ekskluder_vraket_utfort)
+        )
+
+    def iter_sok_eiernavn(
+        self,
+        navn: str,
+        *,
+        postnummer: str | None = None,
+        poststed: str | None = None,
+        fylke: str | None = None,
+        fodselsdato: date | str | None = None,
+        er_person: bool | None = None,
+    ) -> Iterator[KjoretoyResponse]:
+        """Every hit of :meth:`sok_eiernavn`, all pages."""
+        return self._iterate(
+            self._async.iter_sok_eiernavn(
+                navn,
+                postnummer=postnummer,
+                poststed=poststed,
+                fylke=fylke,
+                fodselsdato=fodselsdato,
+                er_person=er_person,
+            )
+        )
+
+    def iter_sok_kunde(self, eiertype: Eiertype, **filters: Any) -> Iterator[Kunde]:
+        """Every customer of :meth:`sok_kunde` (same keyword filters), all pages."""
+        return self._iterate(self._async.iter_sok_kunde(eiertype, **filters))
 
 
 async def _anext(agen: AsyncIterator[T]) -> T:
