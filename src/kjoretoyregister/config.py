@@ -123,6 +123,22 @@ class AuditSettings(_Section):
     )
     queue_size: int = Field(10_000, ge=1, description="Events waiting for the writer at most")
     batch_max: int = Field(512, ge=1, le=100_000, description="Most events in one commit")
+    # SecretStr so a printed Settings never shows them; in the environment the list is JSON:
+    # KJR_AUDIT__ORG_ADMIN_TOKENS='["<fiksOrgId>:kari:a-long-random-token"]'.
+    org_admin_tokens: list[SecretStr] = Field(
+        default_factory=list,
+        description="Audit admin API tokens as FIKSORGID:NAME:TOKEN (that org only)",
+    )
+
+    @field_validator("org_admin_tokens")
+    @classmethod
+    def _org_name_and_long_token(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for item in value:
+            org, _, rest = item.get_secret_value().partition(":")
+            name, sep, token = rest.partition(":")
+            if not org or not name or not sep or len(token) < 16:
+                raise ValueError("each org admin token must be FIKSORGID:NAME:TOKEN (≥ 16 chars)")
+        return value
 
 
 class Settings(BaseSettings):

@@ -276,21 +276,33 @@ def innsyn(
     if as_json:
         typer.echo(_dump({"subject_kind": kind, "lookups": rows}))
         return
-    console = Console()
+    _innsyn_report(kind, rows)
+
+
+_HOW = {
+    ("requested", "kjennemerke"): "the vehicle was looked up by its kjennemerke",
+    ("requested", "fodselsnummer"): "vehicles were searched for by this fødselsnummer",
+    ("requested", "organisasjonsnummer"): "vehicles were searched for by this orgnr",
+    ("returned", "fodselsnummer"): "returned as owner, co-owner or lessee of a vehicle",
+    ("returned", "organisasjonsnummer"): "returned as owner, lessee or sub-unit of a vehicle",
+}
+
+
+def _innsyn_report(kind: str, rows: list[dict[str, Any]]) -> None:
+    """A readable report: one block per lookup, soft-wrapped so narrow terminals stay legible."""
+    console = Console(soft_wrap=True, highlight=False)
     console.print(f"[bold]Innsyn[/bold]: {len(rows)} lookup(s) of data about this {kind}")
-    table = Table("time (UTC)", "organisation", "integrasjon", "endpoint", "purpose", "case", "how")
     for r in rows:
-        org = f"{r['org_navn']} ({r['fiks_org_id']})" if r["org_navn"] else r["fiks_org_id"] or ""
-        table.add_row(
-            r["time"],
-            org,
-            r["integrasjon_id"] or "",
-            r["endpoint"] or "",
-            r["purpose"] or "(none stated)",
-            r["case_reference"] or "",
-            f"{r['role']}, {r['outcome']}",
-        )
-    console.print(table)
+        org = f"{r['org_navn']} ({r['fiks_org_id']})" if r["org_navn"] else r["fiks_org_id"]
+        console.print()
+        console.print(f"[bold]{r['time']}[/bold]  {org or 'unknown organisation'}")
+        console.print(f"  integration: {r['integrasjon_id']}  (for orgnr {r['consumer_orgnr']})")
+        console.print(f"  endpoint:    {r['endpoint']}")
+        console.print(f"  purpose:     {r['purpose'] or '(none stated)'}")
+        if r["case_reference"]:
+            console.print(f"  case:        {r['case_reference']}")
+        how = _HOW.get((r["role"], kind), r["role"])
+        console.print(f"  how:         {how}; outcome {r['outcome']}")
 
 
 @app.command()

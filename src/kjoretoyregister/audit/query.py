@@ -54,6 +54,7 @@ class Filters:
     identifier: str | None = None
     identifier_kind: str | None = None
     kind: str | None = None  # lookup | access | None for both
+    after_seq: int | None = None  # keyset paging: only entries after this seq
 
     def for_log(self, pz: Pseudonymizer) -> dict[str, Any]:
         """The filters as the access entry stores them: identifier replaced by pseudonyms."""
@@ -79,6 +80,8 @@ def _where(stmt: Select[Any], f: Filters, pz: Pseudonymizer) -> Select[Any]:
     conds = []
     if f.kind:
         conds.append(_ENTRY.c.kind == f.kind)
+    if f.after_seq:
+        conds.append(_ENTRY.c.seq > f.after_seq)
     if f.fiks_org_id:
         conds.append(_ENTRY.c.fiks_org_id == f.fiks_org_id)
     if f.integrasjon_id:
