@@ -10,6 +10,7 @@ import typer
 from kjoretoyregister import __version__
 from kjoretoyregister.audit.cli import app as audit_app
 from kjoretoyregister.client.cli import oppslag_app, sok_app
+from kjoretoyregister.demo import app as demo_app
 from kjoretoyregister.gateway.cli import app as gateway_app
 from kjoretoyregister.maskinporten.cli import app as maskinporten_app
 from kjoretoyregister.svv.cli import app as svv_app
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.add_typer(svv_app, name="svv")
 app.add_typer(maskinporten_app, name="maskinporten")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(demo_app, name="demo")
 app.add_typer(audit_app, name="audit")
 app.add_typer(oppslag_app, name="oppslag")
 app.add_typer(sok_app, name="sok")
