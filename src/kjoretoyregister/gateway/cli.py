@@ -5,7 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any
 
 import typer
 from aiohttp import web
@@ -17,29 +18,53 @@ from kjoretoyregister.config import Settings
 from kjoretoyregister.gateway.app import create_app
 from kjoretoyregister.konfig.authz import Authorizer
 from kjoretoyregister.logs import get_logger
-from kjoretoyregister.store.db import make_engine, make_session_factory
+from kjoretoyregister.store.db import make_engine, make_session_factory, upgrade
 
 app = typer.Typer(help="The Fiks Kjøretøyregister gateway (the API municipalities call).")
 log = get_logger(__name__)
 
 
-def audit_sink_for(settings: Settings) -> AuditSink:
-    """The audit sink ``serve`` uses. A no-op until the audit issue adds the durable sink."""
-    return NullAuditSink()
+class AuditMode(StrEnum):
+    """Which audit sink ``serve`` uses."""
+
+    #: The durable, hash-chained audit log on the database (fail closed). The default.
+    DURABLE = "durable"
+    #: No audit at all: only for measuring the bare gateway. Never in production.
+    NONE = "none"
 
 
-def app_from_settings(settings: Settings) -> web.Application:
-    """Build the gateway with a Konfigurasjon authorizer on ``settings.effective_database_url``."""
+def app_from_settings(settings: Settings, audit: AuditMode = AuditMode.DURABLE) -> web.Application:
+    """Build the gateway with a Konfigurasjon authorizer and an audit sink on the database."""
     engine = make_engine(settings.effective_database_url)
     authorizer = Authorizer(make_session_factory(engine))
-    return create_app(settings.gateway, authorizer=authorizer, audit_sink=audit_sink_for(settings))
+    sink: AuditSink
+    if audit is AuditMode.DURABLE:
+        from kjoretoyregister.audit.writer import DurableAuditSink
+
+        durable = DurableAuditSink.from_settings(settings, migrate=False)
+        sink = durable
+
+        async def _start(_: web.Application) -> None:
+            await durable.start()
+
+        async def _stop(_: web.Application) -> None:
+            await durable.close()
+
+        on_startup, on_cleanup = [_start], [_stop]
+    else:
+        log.warning("audit_disabled", hint="--audit none is for benchmarks only")
+        sink, on_startup, on_cleanup = NullAuditSink(), [], []
+    application = create_app(settings.gateway, authorizer=authorizer, audit_sink=sink)
+    application.on_startup.extend(on_startup)
+    application.on_cleanup.extend(on_cleanup)
+    return application
 
 
-def _run_one(overrides: dict[str, Any], reuse_port: bool) -> None:
+def _run_one(overrides: dict[str, Any], reuse_port: bool, audit: AuditMode) -> None:
     settings = settings_or_exit(**overrides)
     g = settings.gateway
     web.run_app(
-        app_from_settings(settings),
+        app_from_settings(settings, audit),
         host=g.host,
         port=g.port,
         reuse_port=reuse_port,
@@ -57,6 +82,9 @@ def serve(
     maskinporten_issuer: str | None = typer.Option(None, help="Trusted Maskinporten issuer"),
     database_url: str | None = typer.Option(None, help="Konfigurasjon database URL"),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes sharing the port"),
+    audit: Annotated[
+        AuditMode, typer.Option(help="durable (default) or none (benchmarks only)")
+    ] = AuditMode.DURABLE,
 ) -> None:
     """Serve the gateway. The SVV password comes from KJR_GATEWAY__SVV_PASSWORD (not a flag)."""
     gateway = {
@@ -72,10 +100,12 @@ def serve(
     }
     overrides: dict[str, Any] = {"gateway": gateway, "database_url": database_url}
     settings = settings_or_exit(**overrides)
+    # Migrate once here (Konfigurasjon and audit tables), not racing in each worker.
+    upgrade(settings.effective_database_url)
     g = settings.gateway
     typer.echo(f"gateway on http://{g.host}:{g.port}/kjoretoyregister/api ({workers} worker(s))")
     if workers == 1:
-        _run_one(overrides, reuse_port=False)
+        _run_one(overrides, False, audit)
         return
     if g.port == 0:
         typer.echo("--workers > 1 needs a fixed --port", err=True)
@@ -83,7 +113,7 @@ def serve(
     # fork before any event loop exists; each child binds the port with SO_REUSEPORT and the
     # kernel spreads connections across them.
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_run_one, args=(overrides, True)) for _ in range(workers)]
+    procs = [ctx.Process(target=_run_one, args=(overrides, True, audit)) for _ in range(workers)]
     for p in procs:
         p.start()
 
