@@ -12,6 +12,7 @@ from kjoretoyregister.audit.cli import app as audit_app
 from kjoretoyregister.client.cli import oppslag_app, sok_app
 from kjoretoyregister.demo import app as demo_app
 from kjoretoyregister.gateway.cli import app as gateway_app
+from kjoretoyregister.konfig.cli import app as admin_app
 from kjoretoyregister.maskinporten.cli import app as maskinporten_app
 from kjoretoyregister.svv.cli import app as svv_app
 
@@ -29,6 +30,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(audit_app, name="audit")
 app.add_typer(oppslag_app, name="oppslag")
 app.add_typer(sok_app, name="sok")
+app.add_typer(admin_app, name="admin")
 
 
 def _version(value: bool) -> None:
