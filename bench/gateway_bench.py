@@ -1,0 +1,438 @@
+"""Gateway vs nginx proxy_pass vs direct, side by side, on the same upstreams (loopback only).
+
+Two upstreams: a fixed-response aiohttp server (``gateway_fixed_upstream.py``) and the SVV
+simulator on a generated register. For each upstream, five configurations get the same
+``POST …/bulk/kjennemerke`` (one plate, the three Fiks headers):
+
+- ``direct``: the upstream itself (with SVV Basic auth);
+- ``nginx 1w`` / ``nginx 2w``: nginx ``proxy_pass`` with a keep-alive upstream pool, rewriting
+  the path and injecting the Basic credentials (no checks);
+- ``gateway 1w`` / ``gateway 2w``: ``kjoretoyregister gateway serve --workers N --audit none``
+  with every check on (token verified — then cached until exp —, integration password via
+  Konfigurasjon, activation + privilege, input validation, audit items built).
+
+Two load shapes per configuration: a fixed offered load of 500 req/s (our own bounded aiohttp
+generator on a fixed schedule; latency measured from the scheduled send time, so queueing
+counts) and saturation (``wrk -t2 -c64`` with a Lua script adding headers and body). Rounds
+are interleaved; the report gives medians of ``--rounds`` rounds and the ratios.
+
+Usage: ``.venv/bin/python bench/gateway_bench.py [--rounds 3] [--seconds 3]``. Needs ``nginx``
+and ``wrk`` (``apt-get install -y nginx wrk``). Every process it starts is stopped by its own
+process group; the whole run is bounded (about 4 minutes with the defaults).
+"""
+
+# urllib only ever opens http://127.0.0.1 URLs built in this file:
+# ruff: noqa: S310
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+KJR = [PY, "-m", "kjoretoyregister"]
+SVV_BASE = "/ws/no/vegvesen/kjoretoy/felles/v2"
+API = "/rest/distribusjon/kjoretoy/v2.0/bulk/kjennemerke"
+BODY = b'[{"kjennemerke":"CU11297"}]'
+RATE = 500
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Procs:
+    """Processes started here; each is a session leader, stopped by its own group."""
+
+    items: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+        out = log.open("ab")
+        p = subprocess.Popen(cmd, env=env, stdout=out, stderr=out, start_new_session=True, cwd=ROOT)
+        self.items.append(p)
+        return p
+
+    def stop_all(self) -> None:
+        for p in reversed(self.items):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for p in reversed(self.items):
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
+
+
+def wait_http(url: str, timeout: float = 30, headers: dict[str, str] | None = None) -> None:
+    """Wait until ``url`` answers at all (any status)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def nginx_conf(tmp: Path, workers: int, routes: dict[int, int], basic: str) -> Path:
+    """An nginx config: listen port → upstream port, path rewritten, credentials injected."""
+    prefix = tmp / f"nginx{workers}"
+    for d in ("logs", "tmp"):
+        (prefix / d).mkdir(parents=True, exist_ok=True)
+    ups, servers = [], []
+    for listen, up in routes.items():
+        ups.append(f"upstream u{listen} {{ server 127.0.0.1:{up}; keepalive 128; }}")
+        servers.append(
+            f"""server {{
+    listen 127.0.0.1:{listen} reuseport;
+    location ~ ^/kjoretoyregister/api/[^/]+/(rest/.*)$ {{
+        proxy_pass http://u{listen}{SVV_BASE}/$1$is_args$args;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Authorization "{basic}";
+        proxy_set_header IntegrasjonId "";
+        proxy_set_header IntegrasjonPassord "";
+    }}
+}}"""
+        )
+    conf = f"""worker_processes {workers};
+user root;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    keepalive_requests 1000000;
+    {chr(10).join(ups)}
+    {chr(10).join(servers)}
+}}
+"""
+    path = prefix / "nginx.conf"
+    path.write_text(conf)
+    return path
+
+
+def lua_script(tmp: Path, name: str, headers: dict[str, str]) -> Path:
+    lines = ['wrk.method = "POST"', f"wrk.body = '{BODY.decode()}'"]
+    lines.append('wrk.headers["Content-Type"] = "application/json"')
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    path = tmp / f"{name}.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError(text)
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+def wrk(url: str, script: Path, seconds: float) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 30,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": float(non2xx.group(1)) if non2xx else 0}
+
+
+async def fixed_rate(url: str, headers: dict[str, str], seconds: float) -> dict[str, float]:
+    """Offer RATE req/s on a fixed schedule; latency from the scheduled time (queueing counts)."""
+    loop = asyncio.get_running_loop()
+    hdrs = {**headers, "Content-Type": "application/json"}
+    latencies: list[float] = []
+    bad = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as s:
+        for _ in range(50):  # warm the pool and the token cache
+            async with s.post(url, data=BODY, headers=hdrs) as r:
+                await r.read()
+        n = int(RATE * seconds)
+        start = loop.time() + 0.05
+
+        async def one(i: int) -> None:
+            nonlocal bad
+            due = start + i / RATE
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with s.post(url, data=BODY, headers=hdrs) as r:
+                await r.read()
+                if r.status != 200:
+                    bad += 1
+            latencies.append((loop.time() - due) * 1000)
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+        achieved = n / (loop.time() - start)
+    latencies.sort()
+    return {
+        "rps": achieved,
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "non2xx": float(bad),
+    }
+
+
+@contextmanager
+def stack(tmp: Path, vehicles: int) -> Iterator[dict[str, Any]]:
+    """Start upstreams, Maskinporten, nginx 1w/2w and gateways 1w/2w; yield the URLs."""
+    from kjoretoyregister.svv.generate import generate
+
+    from kjoretoyregister import demo
+    from kjoretoyregister.client.maskinporten import MaskinportenTokenProvider
+
+    procs = Procs()
+    log = tmp / "servers.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KJR_")}
+    env.update({"KJR_DATA_DIR": str(tmp / "data"), "KJR_LOG_LEVEL": "WARNING"})
+    try:
+        reg = tmp / "register.sqlite"
+        generate(reg, vehicles=vehicles, seed=11)
+        db = f"sqlite:///{tmp / 'konfig.db'}"
+        seeded = demo.seed(db)
+        kid, key_path = demo.ensure_client(tmp / "mp", tmp)
+        svv_pw = base64.urlsafe_b64encode(os.urandom(12)).decode().rstrip("=")
+        basic = "Basic " + base64.b64encode(f"fiks:{svv_pw}".encode()).decode()
+
+        ports = {k: free_port() for k in ("fixed", "sim", "mp")}
+        procs.start([PY, str(HERE / "gateway_fixed_upstream.py"), str(ports["fixed"])], env, log)
+        procs.start(
+            [
+                *KJR,
+                "svv",
+                "serve",
+                "--data",
+                str(reg),
+                "--port",
+                str(ports["sim"]),
+                "--user",
+                f"fiks:{svv_pw}",
+            ],
+            env,
+            log,
+        )
+        procs.start(
+            [
+                *KJR,
+                "maskinporten",
+                "serve",
+                "--port",
+                str(ports["mp"]),
+                "--state-dir",
+                str(tmp / "mp"),
+                "--token-lifetime-s",
+                "3600",
+            ],
+            env,
+            log,
+        )
+        issuer = f"http://127.0.0.1:{ports['mp']}/"
+        for name in ("fixed", "sim"):
+            wait_http(f"http://127.0.0.1:{ports[name]}/")
+        wait_http(issuer + ".well-known/oauth-authorization-server")
+
+        urls: dict[str, dict[str, str]] = {"fixed": {}, "sim": {}}
+        for up in ("fixed", "sim"):
+            urls[up]["direct"] = f"http://127.0.0.1:{ports[up]}{SVV_BASE}{API}"
+        for workers in (1, 2):
+            routes = {free_port(): ports["fixed"], free_port(): ports["sim"]}
+            conf = nginx_conf(tmp, workers, routes, basic)
+            procs.start(["nginx", "-c", str(conf)], env, log)
+            for (listen, _), up in zip(routes.items(), ("fixed", "sim"), strict=True):
+                urls[up][f"nginx {workers}w"] = (
+                    f"http://127.0.0.1:{listen}/kjoretoyregister/api/{seeded.fiks_org_id}{API}"
+                )
+        for up in ("fixed", "sim"):
+            for workers in (1, 2):
+                port = free_port()
+                genv = {**env, "KJR_GATEWAY__SVV_PASSWORD": svv_pw}
+                procs.start(
+                    [
+                        *KJR,
+                        "gateway",
+                        "serve",
+                        "--port",
+                        str(port),
+                        "--svv-url",
+                        f"http://127.0.0.1:{ports[up]}{SVV_BASE}",
+                        "--svv-user",
+                        "fiks",
+                        "--maskinporten-issuer",
+                        issuer,
+                        "--database-url",
+                        db,
+                        "--workers",
+                        str(workers),
+                        "--audit",
+                        "none",
+                    ],
+                    genv,
+                    log,
+                )
+                urls[up][f"gateway {workers}w"] = (
+                    f"http://127.0.0.1:{port}/kjoretoyregister/api/{seeded.fiks_org_id}{API}"
+                )
+        for up in urls.values():
+            for url in up.values():
+                wait_http(url.split("/kjoretoyregister")[0].split(SVV_BASE)[0] + "/")
+        provider = MaskinportenTokenProvider(
+            token_url=issuer + "token",
+            issuer=issuer,
+            client_id=demo.DEMO_CLIENT_ID,
+            private_key=key_path.read_bytes(),
+            kid=kid,
+        )
+        token = provider.token()
+        fiks = {
+            "Authorization": f"Bearer {token}",
+            "IntegrasjonId": seeded.integrasjon_id,
+            "IntegrasjonPassord": seeded.integrasjon_passord,
+        }
+        yield {"urls": urls, "fiks": fiks, "basic": {"Authorization": basic}}
+    finally:
+        procs.stop_all()
+
+
+def check(url: str, headers: dict[str, str]) -> None:
+    req = urllib.request.Request(
+        url, data=BODY, headers={**headers, "Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(req, timeout=5) as r:
+        body = r.read()
+        if r.status != 200 or b"kjoretoy" not in body:
+            raise RuntimeError(f"smoke failed for {url}: {r.status} {body[:120]!r}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    ap.add_argument("--vehicles", type=int, default=2000)
+    ap.add_argument("--out", type=Path, default=None, help="write raw results as JSON")
+    args = ap.parse_args()
+    for tool in ("nginx", "wrk"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} not found: apt-get install -y nginx wrk")
+    t0 = time.monotonic()
+    raw: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="kjr-gwbench-") as d:
+        tmp = Path(d)
+        with stack(tmp, args.vehicles) as s:
+            scripts = {
+                "basic": lua_script(tmp, "basic", s["basic"]),
+                "fiks": lua_script(tmp, "fiks", s["fiks"]),
+            }
+            for configs in s["urls"].values():
+                for name, url in configs.items():
+                    check(url, s["basic"] if name == "direct" else s["fiks"])
+            print(f"stack up and checked in {time.monotonic() - t0:.0f} s", flush=True)
+            for rnd in range(1, args.rounds + 1):
+                for up, configs in s["urls"].items():
+                    for name, url in configs.items():
+                        kind = "basic" if name == "direct" else "fiks"
+                        fr = asyncio.run(fixed_rate(url, s[kind], args.seconds))
+                        wrk(url, scripts[kind], 1)  # warm-up
+                        sat = wrk(url, scripts[kind], args.seconds)
+                        raw.append(
+                            {
+                                "round": rnd,
+                                "upstream": up,
+                                "config": name,
+                                "fixed": fr,
+                                "saturation": sat,
+                            }
+                        )
+                        print(
+                            f"[r{rnd}] {up:5} {name:10} 500/s: p50 {fr['p50']:6.2f} ms "
+                            f"p99 {fr['p99']:6.2f} ms ({fr['rps']:.0f}/s, "
+                            f"non2xx {fr['non2xx']:.0f})"
+                            f" | sat: {sat['rps']:8.0f}/s p50 {sat['p50']:6.2f} p99 "
+                            f"{sat['p99']:6.2f} ms non2xx {sat['non2xx']:.0f}",
+                            flush=True,
+                        )
+    if args.out:
+        args.out.write_text(json.dumps(raw, indent=1))
+    report(raw)
+    print(f"\ntotal {time.monotonic() - t0:.0f} s")
+
+
+def report(raw: list[dict[str, Any]]) -> None:
+    def med(up: str, cfg: str, shape: str, key: str) -> float:
+        return statistics.median(
+            r[shape][key] for r in raw if r["upstream"] == up and r["config"] == cfg
+        )
+
+    print(
+        "\n| upstream | config | 500/s p50 ms | 500/s p99 ms | sat req/s | sat p50 ms | "
+        "sat p99 ms | vs nginx (same w) | p50@500 vs direct |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for up in ("fixed", "sim"):
+        cfgs = sorted(
+            {r["config"] for r in raw if r["upstream"] == up},
+            key=["direct", "nginx 1w", "nginx 2w", "gateway 1w", "gateway 2w"].index,
+        )
+        direct_p50 = med(up, "direct", "fixed", "p50")
+        for cfg in cfgs:
+            sat = med(up, cfg, "saturation", "rps")
+            w = cfg.split()[-1] if cfg != "direct" else ""
+            ratio = f"{sat / med(up, f'nginx {w}', 'saturation', 'rps'):.2f}×" if w else "—"
+            delta = med(up, cfg, "fixed", "p50") - direct_p50
+            print(
+                f"| {up} | {cfg} | {med(up, cfg, 'fixed', 'p50'):.2f} | "
+                f"{med(up, cfg, 'fixed', 'p99'):.2f} | {sat:,.0f} | "
+                f"{med(up, cfg, 'saturation', 'p50'):.2f} | "
+                f"{med(up, cfg, 'saturation', 'p99'):.2f} | "
+                f"{ratio} | {delta:+.2f} ms |"
+            )
+
+
+if __name__ == "__main__":
+    main()
