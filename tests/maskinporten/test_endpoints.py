@@ -21,6 +21,7 @@ from kjoretoyregister.maskinporten.testing import (
     make_cert_client,
     make_client,
     make_grant,
+    mint_token,
     running,
 )
 
@@ -318,10 +319,30 @@ class TestTokens:
         assert (await post_grant(http, mp, grant)).status == 200
 
 
+def test_mint_token_fixtures_for_gateway_tests(
+    state: MaskinportenState, rsa_keys: list[rsa.RSAPrivateKey]
+) -> None:
+    """Expired, wrong-issuer and foreign-signed tokens, made without a grant (§2.7 item 6)."""
+    public = state.signing_key.private_key.public_key()
+    ok = mint_token(state, issuer="http://mp/", orgnr=SUPPLIER)
+    claims = jwt.decode(
+        ok, public, algorithms=["RS256"], audience="unspecified", issuer="http://mp/"
+    )
+    assert claims["consumer"]["ID"] == f"0192:{SUPPLIER}"
+    expired = mint_token(state, issuer="http://mp/", orgnr=SUPPLIER, iat=int(time.time()) - 600)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        jwt.decode(expired, public, algorithms=["RS256"], audience="unspecified")
+    wrong = mint_token(state, issuer="http://elsewhere/", orgnr=SUPPLIER)
+    with pytest.raises(jwt.InvalidIssuerError):
+        jwt.decode(wrong, public, algorithms=["RS256"], audience="unspecified", issuer="http://mp/")
+    no_fiks = mint_token(state, issuer="http://mp/", orgnr=SUPPLIER, scope="ks:annet")
+    assert jwt.decode(no_fiks, public, algorithms=["RS256"], audience="unspecified")["scope"] == (
+        "ks:annet"
+    )
+
+
 def test_token_signature_segment_is_for_a_2048_bit_key(state: MaskinportenState) -> None:
     """Our keys are 2048-bit RSA: a 256-byte signature (342 base64url characters)."""
-    from kjoretoyregister.maskinporten.testing import mint_token
-
     token = mint_token(state, issuer="http://x/", orgnr=SUPPLIER)
     signature = token.split(".")[2]
     assert len(base64.urlsafe_b64decode(signature + "==")) == 256

@@ -94,6 +94,27 @@ class TestPersistence:
             )
             assert (await post_grant(http, mp, grant)).status == 200
 
+    async def test_a_corrupt_state_file_keeps_the_last_good_copy(
+        self, state: MaskinportenState, rsa_keys: list[rsa.RSAPrivateKey]
+    ) -> None:
+        """An operator's bad hand edit must not take the token service down."""
+        client = make_client(state, "fagsystem", SUPPLIER, private_key=rsa_keys[0])
+        good = (state.state_dir / "clients.json").read_bytes()
+        async with running(state) as mp, aiohttp.ClientSession() as http:
+
+            def grant() -> str:
+                return make_grant(
+                    issuer=mp.issuer,
+                    client_id=client.client_id,
+                    private_key=client.private_key,
+                    kid=client.kid,
+                )
+
+            (state.state_dir / "clients.json").write_bytes(b"{ not json")
+            assert (await post_grant(http, mp, grant())).status == 200
+            (state.state_dir / "clients.json").write_bytes(good.replace(b"fagsystem", b"renamed"))
+            assert (await post_grant(http, mp, grant())).code == "MP-100"
+
 
 class TestRotation:
     async def test_old_key_stays_published_for_the_overlap_and_new_tokens_use_the_new_key(

@@ -53,13 +53,11 @@ _log = get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _json(body: Any, status: int = 200) -> web.Response:
+def _json(body: Any, status: int = 200, *, no_store: bool = True) -> web.Response:
+    # RFC 6749 §5.1: token responses (and errors) must not be cached.
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"} if no_store else {}
     return web.Response(
-        body=orjson.dumps(body),
-        status=status,
-        content_type="application/json",
-        # RFC 6749 §5.1: token responses must not be cached.
-        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
     )
 
 
@@ -101,7 +99,8 @@ async def _metadata(request: web.Request) -> web.Response:
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "grant_types_supported": [grants.JWT_BEARER],
             "token_endpoint_auth_signing_alg_values_supported": list(grants.ALLOWED_ALGS),
-        }
+        },
+        no_store=False,
     )
 
 
@@ -115,7 +114,8 @@ async def _jwks(request: web.Request) -> web.Response:
                 keys.public_jwk(k.private_key.public_key(), k.kid)
                 for k in state.published_keys(now)
             ]
-        }
+        },
+        no_store=False,
     )
 
 

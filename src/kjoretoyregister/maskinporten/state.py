@@ -33,7 +33,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from stdnum.no import orgnr as stdnum_orgnr
 
+from kjoretoyregister.logs import get_logger
 from kjoretoyregister.maskinporten import certs, keys
+
+_log = get_logger(__name__)
 
 # What Maskinporten's test environment puts in delegation_source for Altinn delegations.
 DEFAULT_DELEGATION_SOURCE = "https://tt02.altinn.no/"
@@ -307,10 +310,23 @@ class MaskinportenState:
                 self._ca = None
 
     def reload_if_changed(self) -> None:
-        """Re-read any state file another process has changed since we last read it."""
+        """Re-read any state file another process has changed since we last read it.
+
+        A file that cannot be read (hand-edited into invalid JSON, a key file missing) leaves
+        the last good copy in force and is tried again on the next call, so a running server
+        keeps serving while the operator repairs it.
+        """
         for name, path in self._watched().items():
-            if _fingerprint(path) != self._fingerprints.get(name):
+            if _fingerprint(path) == self._fingerprints.get(name):
+                continue
+            before = self._fingerprints.get(name)
+            try:
                 self._load(name)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                self._fingerprints[name] = before
+                _log.warning(
+                    "state file unreadable; keeping the last good copy", file=name, error=str(exc)
+                )
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -546,9 +562,7 @@ class MaskinportenState:
         kid = keys.thumbprint(private_key.public_key())
         keys.write_secret(self._signing_dir / f"{kid}.pem", keys.private_pem(private_key))
         kept = [k for k in self._signing if k.published_at(now)]
-        for gone in self._signing:
-            if gone not in kept:
-                (self._signing_dir / f"{gone.kid}.pem").unlink(missing_ok=True)
+        gone = [k for k in self._signing if k not in kept]
         self._signing = [*kept, SigningKey(kid, private_key, now)]
         entries = [
             {
@@ -561,6 +575,9 @@ class MaskinportenState:
         ]
         _write_json_atomic(self._signing_index, entries)
         self._fingerprints["signing"] = _fingerprint(self._signing_index)
+        # Only now that the index no longer names them: a reader never meets a missing file.
+        for key in gone:
+            (self._signing_dir / f"{key.kid}.pem").unlink(missing_ok=True)
         return kid
 
     def create_ca(
