@@ -7,10 +7,14 @@ from dataclasses import dataclass
 
 import pytest
 from argon2 import PasswordHasher
+from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
+from kjoretoyregister.config import KonfigSettings
 from kjoretoyregister.konfig import passwords, privileges, service
 from kjoretoyregister.konfig.authz import Authorizer, Decision, Outcome
+from kjoretoyregister.store.db import make_engine, make_session_factory
 
 from .helpers import ANNEN_ORGNR, LEVERANDOR_ORGNR, Setup, seed
 
@@ -243,6 +247,39 @@ def test_session_path_when_the_factory_has_no_engine_bind(session_factory: Facto
     authz = Authorizer(session_factory)
     authz._engine = None
     assert _check(authz, setup).outcome is Outcome.OK
+
+
+def test_dropped_connection_is_retried_once(db_url: str) -> None:
+    """A pooled connection the server killed costs a retry, not a failed request."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("server-side disconnects are a PostgreSQL matter")
+    engine = make_engine(db_url, pool_pre_ping=False)  # no ping: the retry must do the work
+    try:
+        factory = make_session_factory(engine)
+        setup = seed(factory)
+        authz = Authorizer(factory)
+        assert _check(authz, setup).outcome is Outcome.OK
+        with engine.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        killer = make_engine(db_url, poolclass=NullPool)
+        with killer.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_terminate_backend(%(pid)s)", {"pid": pid})
+        killer.dispose()
+        assert _check(authz, setup).outcome is Outcome.OK
+    finally:
+        engine.dispose()
+
+
+def test_from_settings_uses_the_konfig_section(session_factory: Factory) -> None:
+    settings = KonfigSettings(
+        auth_cache_ttl_s=7, auth_negative_ttl_s=0, auth_cache_secret=SecretStr("s" * 32)
+    )
+    authz = Authorizer.from_settings(session_factory, settings)
+    assert authz._ttl == 7 and authz._negative_ttl == 0 and authz._secret == b"s" * 32
+    setup = seed(session_factory)
+    for _ in range(3):
+        _check(authz, setup, passord="C" * 43)
+    assert authz.verifications == 3  # negative caching switched off
 
 
 @pytest.mark.real_argon2

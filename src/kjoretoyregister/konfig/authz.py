@@ -41,8 +41,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, Uuid, and_, bindparam, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from kjoretoyregister.config import KonfigSettings
 from kjoretoyregister.konfig import passwords
 from kjoretoyregister.konfig.models import (
     TJENESTE,
@@ -155,6 +157,13 @@ class Authorizer:
         bind = session_factory.kw.get("bind")
         # Going straight to the engine skips the ORM session (~2x cheaper per check).
         self._engine: Engine | None = bind if isinstance(bind, Engine) else None
+        # One SELECT needs no transaction: on PostgreSQL autocommit saves the BEGIN and
+        # ROLLBACK round trips; on SQLite a deferred BEGIN never waits for writers.
+        self._read_options: dict[str, Any] = (
+            {"isolation_level": "AUTOCOMMIT"}
+            if self._engine is not None and self._engine.dialect.name == "postgresql"
+            else READ_ONLY
+        )
         self._secret = cache_secret or secrets.token_bytes(32)
         self._ttl = cache_ttl_s
         self._negative_ttl = negative_ttl_s
@@ -166,6 +175,19 @@ class Authorizer:
         self._verify_slots = threading.BoundedSemaphore(max_concurrent_verifies)
         #: Argon2 verifies done so far (tests and metrics read it).
         self.verifications = 0
+
+    @classmethod
+    def from_settings(
+        cls, session_factory: sessionmaker[Session], settings: KonfigSettings
+    ) -> Authorizer:
+        """An authorizer with the cache TTLs and secret of the ``konfig`` settings section."""
+        secret = settings.auth_cache_secret
+        return cls(
+            session_factory,
+            cache_secret=secret.get_secret_value().encode() if secret else None,
+            cache_ttl_s=settings.auth_cache_ttl_s,
+            negative_ttl_s=settings.auth_negative_ttl_s,
+        )
 
     # -- public ---------------------------------------------------------------------------
 
@@ -252,9 +274,19 @@ class Authorizer:
         self, integration: uuid.UUID, org: uuid.UUID | None, privilege: str
     ) -> tuple[Any, ...] | None:
         params = {"integration": integration, "org": org, "privilege": privilege}
+        try:
+            return self._fetch_once(params)
+        except DBAPIError as exc:
+            # A pooled connection the server dropped (restart, idle timeout): the pool has
+            # been invalidated, so one retry gets a fresh connection instead of a 5xx.
+            if not exc.connection_invalidated:
+                raise
+            return self._fetch_once(params)
+
+    def _fetch_once(self, params: dict[str, Any]) -> tuple[Any, ...] | None:
         if self._engine is not None:
             with self._engine.connect() as conn:
-                conn.execution_options(**READ_ONLY)
+                conn.execution_options(**self._read_options)
                 row = conn.execute(_QUERY, params).first()
         else:
             with self._session_factory() as session:
