@@ -185,7 +185,7 @@ async def _token(request: web.Request) -> web.Response:
         pid=claims.pid,
     )
     access_token = tokens.sign_access_token(access_claims, state.signing_key)
-    _log.info(
+    _log.debug(
         "token issued",
         client_id=who.client.client_id,
         client_amr=who.client_amr,
