@@ -35,16 +35,26 @@ class SvvSettings(_Section):
     data: Path | None = Field(None, description="Register file made by `svv generate`")
     host: str = "127.0.0.1"
     port: int = Field(8081, ge=0, le=65535)
-    users: list[str] = Field(
+    # SecretStr so that a printed Settings never shows the passwords; in the environment the
+    # list is JSON: KJR_SVV__USERS='["fiks:hemmelig:KJORETOYOPPSLAG,KJORETOYSOK"]'.
+    users: list[SecretStr] = Field(
         default_factory=list,
         description="Basic-auth users as NAME:PASSWORD[:ROLE,ROLE]; roles default to all",
     )
+    realm: str = Field("Statens vegvesen", min_length=1, description="Basic-auth realm")
     max_bulk_items: int = Field(1000, ge=1, le=100_000)
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413")
     max_antall: int = Field(100, ge=1, le=10_000)
     default_antall: int = Field(20, ge=1, le=10_000)
+    lookup_threads: int = Field(
+        4, ge=0, le=64, description="Threads for register lookups; 0 = on the event loop"
+    )
     latency_ms: float = Field(0.0, ge=0, description="Added latency per request")
     fault_rate: float = Field(0.0, ge=0, le=1, description="Share of requests answered with 500")
     outage: bool = Field(False, description="Answer every request with 503")
+    quota_exceeded: bool = Field(
+        False, description="Answer bulk requests with 422 + Retry-After (akfell's daily quota)"
+    )
 
 
 class MaskinportenSettings(_Section):
