@@ -189,6 +189,7 @@ async def start_stack(
     audit_sink: AuditSink | None = None,
     svv: dict[str, Any] | None = None,
     upstream: web.Application | None = None,
+    decision_cache_s: float = 0.0,
 ) -> AsyncIterator[Stack]:
     """Start simulator, Maskinporten, Konfigurasjon and gateway; stop them all on exit.
 
@@ -199,6 +200,7 @@ async def start_stack(
         audit_sink: default a new :class:`MemoryAuditSink`.
         svv: overrides of :class:`SvvSettings` fields.
         upstream: serve this app instead of the simulator (at ``SVV_BASE_PATH``); no register.
+        decision_cache_s: the gateway's opt-in authorization decision cache (0 = off).
     """
     _mkdir(workdir)
     reg_path = None
@@ -242,7 +244,13 @@ async def start_stack(
         }
         gw_settings = GatewaySettings.model_validate(gw_fields)
         gw_root = await serve(
-            create_gateway(gw_settings, authorizer=Authorizer(factory), audit_sink=sink), stack
+            create_gateway(
+                gw_settings,
+                authorizer=Authorizer(factory),
+                audit_sink=sink,
+                decision_cache_s=decision_cache_s,
+            ),
+            stack,
         )
         http = aiohttp.ClientSession()
         stack.push_async_callback(http.close)

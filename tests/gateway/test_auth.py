@@ -6,6 +6,7 @@ is a capturing stand-in for SVV, so each test can also assert that nothing reach
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -22,7 +23,7 @@ import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 
 from kjoretoyregister.konfig import service
-from kjoretoyregister.konfig.privileges import EIERSOK
+from kjoretoyregister.konfig.privileges import EIERSOK, OPPSLAG
 from kjoretoyregister.maskinporten.state import MaskinportenState
 from kjoretoyregister.maskinporten.testing import make_client, mint_token
 from stack import SUPPLIER_ORGNR, CaptureUpstream, Stack, start_stack
@@ -302,3 +303,23 @@ class TestAccess:
         with stack.session_factory.begin() as s:
             service.deactivate(s, stack.fiks_org_id)
         assert (await _post(stack, stack.headers(await stack.token())))[0] == 403
+
+
+@pytest.mark.parametrize("cache_s", [0.0, 0.4])
+async def test_revocation_is_seen_next_request_or_within_cache_ttl(
+    tmp_path: Path, cache_s: float
+) -> None:
+    """Strict by default: a revoked grant fails the very next request. With the opt-in
+    decision cache it fails once the cached OK has expired (never later)."""
+    capture = CaptureUpstream(orjson.dumps([{"responskoder": []}]))
+    async with start_stack(
+        tmp_path / "s", upstream=capture.app(), decision_cache_s=cache_s
+    ) as stack:
+        headers = stack.headers(await stack.token())
+        assert (await _post(stack, headers))[0] == 200
+        with stack.session_factory.begin() as s:
+            service.revoke(s, stack.integrasjon_id, stack.fiks_org_id, OPPSLAG)
+        expected_now = 200 if cache_s else 403
+        assert (await _post(stack, headers))[0] == expected_now
+        await asyncio.sleep(cache_s + 0.1)
+        assert (await _post(stack, headers))[0] == 403

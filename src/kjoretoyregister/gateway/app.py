@@ -69,10 +69,12 @@ class Gateway:
         settings: GatewaySettings,
         authorizer: checks.AuthorizerLike,
         audit_sink: AuditSink,
+        decision_cache_s: float = 0.0,
     ) -> None:
         self.settings = settings
         self.authorizer = authorizer
         self.audit_sink = audit_sink
+        self.decisions = checks.DecisionCache(decision_cache_s)
         self.upstream = Upstream(
             settings.svv_url,
             user=settings.svv_user,
@@ -162,6 +164,7 @@ class Gateway:
             consumer_orgnr=who.token.consumer_orgnr,
             fiks_org_id=matched.fiks_org_id,
             privilege=matched.route.privilege,
+            cache=self.decisions,
         )
 
     async def _serve(
@@ -288,6 +291,7 @@ def create_app(
     authorizer: checks.AuthorizerLike,
     audit_sink: AuditSink,
     mounts: Mapping[str, web.Application] | None = None,
+    decision_cache_s: float = 0.0,
 ) -> web.Application:
     """Build the gateway application.
 
@@ -299,12 +303,14 @@ def create_app(
         mounts: other applications to serve beside the API, by path prefix (e.g. the
             Konfigurasjon admin API under ``/admin/api``); they are matched before the
             catch-all that answers every unknown path with a Fiks 404.
+        decision_cache_s: remember OK authorization decisions this long (0 = off: every
+            request asks Konfigurasjon; see :class:`.checks.DecisionCache`).
 
     Returns:
         An ``aiohttp.web.Application`` that forwards the known SVV paths under
         ``/kjoretoyregister/api/{fiksOrgId}/…``; mount other apps (admin API) beside it.
     """
-    gateway = Gateway(settings, authorizer, audit_sink)
+    gateway = Gateway(settings, authorizer, audit_sink, decision_cache_s)
     # We bound the body ourselves (Fiks error body, 413); aiohttp's own limit would answer in
     # its own format first, so keep it just above ours.
     app = web.Application(client_max_size=settings.max_body_bytes + 1)

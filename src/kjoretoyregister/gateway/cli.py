@@ -33,7 +33,9 @@ class AuditMode(StrEnum):
     NONE = "none"
 
 
-def app_from_settings(settings: Settings, audit: AuditMode = AuditMode.DURABLE) -> web.Application:
+def app_from_settings(
+    settings: Settings, audit: AuditMode = AuditMode.DURABLE, authz_cache_s: float = 0.0
+) -> web.Application:
     """Build the gateway with a Konfigurasjon authorizer and an audit sink on the database."""
     engine = make_engine(settings.effective_database_url)
     authorizer = Authorizer(make_session_factory(engine))
@@ -54,17 +56,21 @@ def app_from_settings(settings: Settings, audit: AuditMode = AuditMode.DURABLE) 
     else:
         log.warning("audit_disabled", hint="--audit none is for benchmarks only")
         sink, on_startup, on_cleanup = NullAuditSink(), [], []
-    application = create_app(settings.gateway, authorizer=authorizer, audit_sink=sink)
+    application = create_app(
+        settings.gateway, authorizer=authorizer, audit_sink=sink, decision_cache_s=authz_cache_s
+    )
     application.on_startup.extend(on_startup)
     application.on_cleanup.extend(on_cleanup)
     return application
 
 
-def _run_one(overrides: dict[str, Any], reuse_port: bool, audit: AuditMode) -> None:
+def _run_one(
+    overrides: dict[str, Any], reuse_port: bool, audit: AuditMode, authz_cache_s: float
+) -> None:
     settings = settings_or_exit(**overrides)
     g = settings.gateway
     web.run_app(
-        app_from_settings(settings, audit),
+        app_from_settings(settings, audit, authz_cache_s),
         host=g.host,
         port=g.port,
         reuse_port=reuse_port,
@@ -85,6 +91,15 @@ def serve(
     audit: Annotated[
         AuditMode, typer.Option(help="durable (default) or none (benchmarks only)")
     ] = AuditMode.DURABLE,
+    authz_cache_s: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=60,
+            help="Remember OK authorization decisions this long (0 = off: revocations are "
+            "seen by the next request)",
+        ),
+    ] = 0.0,
 ) -> None:
     """Serve the gateway. The SVV password comes from KJR_GATEWAY__SVV_PASSWORD (not a flag)."""
     gateway = {
@@ -105,7 +120,7 @@ def serve(
     g = settings.gateway
     typer.echo(f"gateway on http://{g.host}:{g.port}/kjoretoyregister/api ({workers} worker(s))")
     if workers == 1:
-        _run_one(overrides, False, audit)
+        _run_one(overrides, False, audit, authz_cache_s)
         return
     if g.port == 0:
         typer.echo("--workers > 1 needs a fixed --port", err=True)
@@ -113,7 +128,10 @@ def serve(
     # fork before any event loop exists; each child binds the port with SO_REUSEPORT and the
     # kernel spreads connections across them.
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_run_one, args=(overrides, True, audit)) for _ in range(workers)]
+    procs = [
+        ctx.Process(target=_run_one, args=(overrides, True, audit, authz_cache_s))
+        for _ in range(workers)
+    ]
     for p in procs:
         p.start()
 
