@@ -125,7 +125,9 @@ def client_register(
     orgnr: Annotated[str, typer.Option("--orgnr", help="Owner organisation number.")],
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", help="Scope the client may ask for; repeat for more [ks:fiks]."),
+        typer.Option(
+            "--scope", help="Scope the client may ask for; repeat for more (default ks:fiks)."
+        ),
     ] = None,
     public_key: Annotated[
         Path | None, typer.Option("--public-key", help="PEM public key to register for kid grants.")
@@ -223,7 +225,8 @@ def delegation_add(
     client: Annotated[str, typer.Option("--client", help="Client id of the supplier.")],
     consumer_orgnr: Annotated[str, typer.Option("--consumer-orgnr", help="The delegating org.")],
     scope: Annotated[
-        list[str] | None, typer.Option("--scope", help="Delegated scope; repeatable [ks:fiks].")
+        list[str] | None,
+        typer.Option("--scope", help="Delegated scope; repeatable (default ks:fiks)."),
     ] = None,
     source: Annotated[
         str, typer.Option("--source", help="delegation_source put in tokens.")
