@@ -15,6 +15,8 @@ writers (the gateway's authorization check) ask for a deferred transaction with
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime
 from importlib import resources
@@ -142,10 +144,8 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            # Busy timeout first: switching a new file to WAL needs a lock another
-            # connection may hold for a moment.
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _ensure_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
             # WAL makes NORMAL durable against application crashes; FULL adds an fsync per
             # commit that only protects against power loss on the host.
@@ -159,6 +159,28 @@ def _configure_sqlite(engine: Engine) -> None:
         if mode not in {"IMMEDIATE", "DEFERRED", "EXCLUSIVE"}:
             raise ValueError(f"unknown SQLite begin mode {mode!r}")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _ensure_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent) unless it already is.
+
+    Changing the journal mode needs an exclusive lock and SQLite answers "database is locked"
+    at once, without the busy handler, when another connection holds a write lock. WAL is
+    stored in the file, so only the first connection to a new file switches it; a loser of
+    that race retries until it sees WAL.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
