@@ -26,12 +26,18 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     # aiohttp's access log would print full request lines (paths with plates/VINs): keep it off.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    # Look sys.stderr up per log call, not once at configuration: test runners (and daemons)
+    # swap the stream, and a logger holding a closed stream would turn every request into a 500.
+    return structlog.PrintLogger(sys.stderr)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
