@@ -169,9 +169,26 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
-def wrk(url: str, script: Path, seconds: float) -> dict[str, float]:
+def cpu_of_group(pgid: int) -> float:
+    """utime + stime (seconds) of every live process in process group ``pgid``."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, script: Path, seconds: float, pgid: int) -> dict[str, float]:
+    cpu0 = cpu_of_group(pgid)
     out = subprocess.run(
-        ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        ["wrk", "-t2", "-c64", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,
@@ -181,7 +198,15 @@ def wrk(url: str, script: Path, seconds: float) -> dict[str, float]:
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": float(non2xx.group(1)) if non2xx else 0}
+    total = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    cpu_us = (cpu_of_group(pgid) - cpu0) * 1e6 / max(total, 1)
+    return {
+        "rps": rps,
+        "p50": p50,
+        "p99": p99,
+        "non2xx": float(non2xx.group(1)) if non2xx else 0,
+        "cpu_us": cpu_us,
+    }
 
 
 async def fixed_rate(url: str, headers: dict[str, str], seconds: float) -> dict[str, float]:
@@ -221,10 +246,10 @@ async def fixed_rate(url: str, headers: dict[str, str], seconds: float) -> dict[
 
 
 @contextmanager
-def stack(tmp: Path, vehicles: int) -> Iterator[dict[str, Any]]:
+def stack(
+    tmp: Path, vehicles: int, upstreams: list[str], authz_cache_s: float
+) -> Iterator[dict[str, Any]]:
     """Start upstreams, Maskinporten, nginx 1w/2w and gateways 1w/2w; yield the URLs."""
-    from kjoretoyregister.svv.generate import generate
-
     from kjoretoyregister import demo
     from kjoretoyregister.client.maskinporten import MaskinportenTokenProvider
 
@@ -233,95 +258,57 @@ def stack(tmp: Path, vehicles: int) -> Iterator[dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KJR_")}
     env.update({"KJR_DATA_DIR": str(tmp / "data"), "KJR_LOG_LEVEL": "WARNING"})
     try:
-        reg = tmp / "register.sqlite"
-        generate(reg, vehicles=vehicles, seed=11)
         db = f"sqlite:///{tmp / 'konfig.db'}"
         seeded = demo.seed(db)
         kid, key_path = demo.ensure_client(tmp / "mp", tmp)
         svv_pw = base64.urlsafe_b64encode(os.urandom(12)).decode().rstrip("=")
         basic = "Basic " + base64.b64encode(f"fiks:{svv_pw}".encode()).decode()
 
-        ports = {k: free_port() for k in ("fixed", "sim", "mp")}
-        procs.start([PY, str(HERE / "gateway_fixed_upstream.py"), str(ports["fixed"])], env, log)
-        procs.start(
-            [
-                *KJR,
-                "svv",
-                "serve",
-                "--data",
-                str(reg),
-                "--port",
-                str(ports["sim"]),
-                "--user",
-                f"fiks:{svv_pw}",
-            ],
-            env,
-            log,
-        )
-        procs.start(
-            [
-                *KJR,
-                "maskinporten",
-                "serve",
-                "--port",
-                str(ports["mp"]),
-                "--state-dir",
-                str(tmp / "mp"),
-                "--token-lifetime-s",
-                "3600",
-            ],
-            env,
-            log,
-        )
+        ports = {k: free_port() for k in (*upstreams, "mp")}
+        pgid: dict[str, dict[str, int]] = {up: {} for up in upstreams}
+        if "fixed" in upstreams:
+            cmd = [PY, str(HERE / "gateway_fixed_upstream.py"), str(ports["fixed"])]
+            pgid["fixed"]["direct"] = procs.start(cmd, env, log).pid
+        if "sim" in upstreams:
+            from kjoretoyregister.svv.generate import generate
+
+            reg = tmp / "register.sqlite"
+            generate(reg, vehicles=vehicles, seed=11)
+            cmd = [*KJR, "svv", "serve", "--data", str(reg), "--port", str(ports["sim"])]
+            pgid["sim"]["direct"] = procs.start([*cmd, "--user", f"fiks:{svv_pw}"], env, log).pid
+        mp_dir = str(tmp / "mp")
+        cmd = [*KJR, "maskinporten", "serve", "--port", str(ports["mp"]), "--state-dir", mp_dir]
+        procs.start([*cmd, "--token-lifetime-s", "3600"], env, log)
         issuer = f"http://127.0.0.1:{ports['mp']}/"
-        for name in ("fixed", "sim"):
+        for name in upstreams:
             wait_http(f"http://127.0.0.1:{ports[name]}/")
         wait_http(issuer + ".well-known/oauth-authorization-server")
 
-        urls: dict[str, dict[str, str]] = {"fixed": {}, "sim": {}}
-        for up in ("fixed", "sim"):
+        urls: dict[str, dict[str, str]] = {up: {} for up in upstreams}
+        for up in upstreams:
             urls[up]["direct"] = f"http://127.0.0.1:{ports[up]}{SVV_BASE}{API}"
+        api = f"/kjoretoyregister/api/{seeded.fiks_org_id}{API}"
         for workers in (1, 2):
-            routes = {free_port(): ports["fixed"], free_port(): ports["sim"]}
+            routes = {free_port(): ports[up] for up in upstreams}
             conf = nginx_conf(tmp, workers, routes, basic)
-            procs.start(["nginx", "-c", str(conf)], env, log)
-            for (listen, _), up in zip(routes.items(), ("fixed", "sim"), strict=True):
-                urls[up][f"nginx {workers}w"] = (
-                    f"http://127.0.0.1:{listen}/kjoretoyregister/api/{seeded.fiks_org_id}{API}"
-                )
-        for up in ("fixed", "sim"):
+            nginx = procs.start(["nginx", "-c", str(conf)], env, log).pid
+            for listen, up in zip(routes, upstreams, strict=True):
+                urls[up][f"nginx {workers}w"] = f"http://127.0.0.1:{listen}{api}"
+                pgid[up][f"nginx {workers}w"] = nginx
+        genv = {**env, "KJR_GATEWAY__SVV_PASSWORD": svv_pw}
+        for up in upstreams:
             for workers in (1, 2):
                 port = free_port()
-                genv = {**env, "KJR_GATEWAY__SVV_PASSWORD": svv_pw}
-                procs.start(
-                    [
-                        *KJR,
-                        "gateway",
-                        "serve",
-                        "--port",
-                        str(port),
-                        "--svv-url",
-                        f"http://127.0.0.1:{ports[up]}{SVV_BASE}",
-                        "--svv-user",
-                        "fiks",
-                        "--maskinporten-issuer",
-                        issuer,
-                        "--database-url",
-                        db,
-                        "--workers",
-                        str(workers),
-                        "--audit",
-                        "none",
-                    ],
-                    genv,
-                    log,
-                )
-                urls[up][f"gateway {workers}w"] = (
-                    f"http://127.0.0.1:{port}/kjoretoyregister/api/{seeded.fiks_org_id}{API}"
-                )
-        for up in urls.values():
-            for url in up.values():
-                wait_http(url.split("/kjoretoyregister")[0].split(SVV_BASE)[0] + "/")
+                cmd = [*KJR, "gateway", "serve", "--port", str(port), "--svv-user", "fiks"]
+                cmd += ["--svv-url", f"http://127.0.0.1:{ports[up]}{SVV_BASE}"]
+                cmd += ["--maskinporten-issuer", issuer, "--database-url", db]
+                cmd += ["--workers", str(workers), "--audit", "none"]
+                cmd += ["--authz-cache-s", str(authz_cache_s)]
+                pgid[up][f"gateway {workers}w"] = procs.start(cmd, genv, log).pid
+                urls[up][f"gateway {workers}w"] = f"http://127.0.0.1:{port}{api}"
+        for configs in urls.values():
+            for url in configs.values():
+                wait_http(url.split(API)[0].split("/kjoretoyregister")[0].split(SVV_BASE)[0] + "/")
         provider = MaskinportenTokenProvider(
             token_url=issuer + "token",
             issuer=issuer,
@@ -329,13 +316,12 @@ def stack(tmp: Path, vehicles: int) -> Iterator[dict[str, Any]]:
             private_key=key_path.read_bytes(),
             kid=kid,
         )
-        token = provider.token()
         fiks = {
-            "Authorization": f"Bearer {token}",
+            "Authorization": f"Bearer {provider.token()}",
             "IntegrasjonId": seeded.integrasjon_id,
             "IntegrasjonPassord": seeded.integrasjon_passord,
         }
-        yield {"urls": urls, "fiks": fiks, "basic": {"Authorization": basic}}
+        yield {"urls": urls, "pgid": pgid, "fiks": fiks, "basic": {"Authorization": basic}}
     finally:
         procs.stop_all()
 
@@ -356,6 +342,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="per measurement")
     ap.add_argument("--vehicles", type=int, default=2000)
     ap.add_argument("--out", type=Path, default=None, help="write raw results as JSON")
+    ap.add_argument("--upstreams", default="fixed,sim", help="comma list of fixed, sim")
+    ap.add_argument(
+        "--authz-cache-s", type=float, default=0.0, help="gateway decision cache (0 = strict)"
+    )
     args = ap.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
@@ -364,7 +354,8 @@ def main() -> None:
     raw: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="kjr-gwbench-") as d:
         tmp = Path(d)
-        with stack(tmp, args.vehicles) as s:
+        upstreams = [u for u in args.upstreams.split(",") if u]
+        with stack(tmp, args.vehicles, upstreams, args.authz_cache_s) as s:
             scripts = {
                 "basic": lua_script(tmp, "basic", s["basic"]),
                 "fiks": lua_script(tmp, "fiks", s["fiks"]),
@@ -378,8 +369,9 @@ def main() -> None:
                     for name, url in configs.items():
                         kind = "basic" if name == "direct" else "fiks"
                         fr = asyncio.run(fixed_rate(url, s[kind], args.seconds))
-                        wrk(url, scripts[kind], 1)  # warm-up
-                        sat = wrk(url, scripts[kind], args.seconds)
+                        group = s["pgid"][up][name]
+                        wrk(url, scripts[kind], 1, group)  # warm-up
+                        sat = wrk(url, scripts[kind], args.seconds, group)
                         raw.append(
                             {
                                 "round": rnd,
@@ -394,7 +386,8 @@ def main() -> None:
                             f"p99 {fr['p99']:6.2f} ms ({fr['rps']:.0f}/s, "
                             f"non2xx {fr['non2xx']:.0f})"
                             f" | sat: {sat['rps']:8.0f}/s p50 {sat['p50']:6.2f} p99 "
-                            f"{sat['p99']:6.2f} ms non2xx {sat['non2xx']:.0f}",
+                            f"{sat['p99']:6.2f} ms non2xx {sat['non2xx']:.0f} "
+                            f"cpu {sat['cpu_us']:.0f} us/req",
                             flush=True,
                         )
     if args.out:
@@ -411,10 +404,10 @@ def report(raw: list[dict[str, Any]]) -> None:
 
     print(
         "\n| upstream | config | 500/s p50 ms | 500/s p99 ms | sat req/s | sat p50 ms | "
-        "sat p99 ms | vs nginx (same w) | p50@500 vs direct |"
+        "sat p99 ms | server CPU µs/req | vs nginx (same w) | p50@500 vs direct |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for up in ("fixed", "sim"):
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for up in dict.fromkeys(r["upstream"] for r in raw):
         cfgs = sorted(
             {r["config"] for r in raw if r["upstream"] == up},
             key=["direct", "nginx 1w", "nginx 2w", "gateway 1w", "gateway 2w"].index,
@@ -430,7 +423,7 @@ def report(raw: list[dict[str, Any]]) -> None:
                 f"{med(up, cfg, 'fixed', 'p99'):.2f} | {sat:,.0f} | "
                 f"{med(up, cfg, 'saturation', 'p50'):.2f} | "
                 f"{med(up, cfg, 'saturation', 'p99'):.2f} | "
-                f"{ratio} | {delta:+.2f} ms |"
+                f"{med(up, cfg, 'saturation', 'cpu_us'):.0f} | {ratio} | {delta:+.2f} ms |"
             )
 
 
