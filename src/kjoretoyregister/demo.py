@@ -360,7 +360,12 @@ def demo(
     if ctx.invoked_subcommand is not None:
         return
     settings = settings_or_exit()
-    asyncio.run(run(settings, profile_path=profile, vehicles=vehicles, port_base=port_base))
+    try:
+        asyncio.run(run(settings, profile_path=profile, vehicles=vehicles, port_base=port_base))
+    except OSError as exc:
+        # Mostly "address already in use": say what to do instead of a traceback.
+        typer.echo(f"error: {exc.strerror or exc} (try another --port-base, or 0)", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command("token")

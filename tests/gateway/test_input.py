@@ -222,3 +222,21 @@ class TestEdges:
         )
         assert status == 400
         assert capture.requests == []
+
+
+async def test_logs_carry_no_identifiers_or_secrets(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Operational logs show the route template and status, never plates, VINs, fnr or secrets."""
+    stack, _, token = env
+    capsys.readouterr()
+    await _call(stack, token, "GET", stack.api("bulk/understellsnummer/SISDINKY45727043"))
+    await _call(stack, token, "GET", stack.api("sok/fodselsnummer?fodselsnummer=01818012345"))
+    await _call(
+        stack, token, "POST", stack.api("bulk/kjennemerke"), json=[{"kjennemerke": "CU11297"}]
+    )
+    await _call(stack, token, "POST", stack.api("bulk/kjennemerke"), data=b"[{")
+    out = "".join(capsys.readouterr())
+    assert "bulk/understellsnummer/{understellsnummer}" in out
+    for secret in ("SISDINKY45727043", "01818012345", "CU11297", token, stack.integrasjon_passord):
+        assert secret not in out
