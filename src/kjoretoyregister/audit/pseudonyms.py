@@ -84,7 +84,8 @@ class Pseudonymizer:
         """The hex HMAC of ``kind:normalised(value)``; ``kind`` is a key of :data:`SUBJECT_KEYS`."""
         canonical = SUBJECT_KEYS.get(kind, kind)
         msg = f"{canonical}:{normalise(canonical, value)}".encode()
-        return hmac.new(self._pkey, msg, hashlib.sha256).hexdigest()
+        # hmac.digest is the one-shot C path: a third of the cost of hmac.new(...).hexdigest().
+        return hmac.digest(self._pkey, msg, "sha256").hex()
 
     def identity(self, identity: str) -> str:
         """Pseudonym of a returned identity (fnr or orgnr, told apart by length)."""
