@@ -12,6 +12,7 @@ Modules, from storage to the edges:
 * ``authz`` — ``Authorizer.check``: the gateway's per-request decision with a safe cache.
 * ``schemas`` — pydantic shapes of the admin API and ``--json`` output.
 * ``admin_api`` — the aiohttp admin REST API (``/admin/api/…``, bearer tokens, OpenAPI).
+* ``openapi`` — the admin API's OpenAPI 3.1 document, generated from its route table.
 * ``cli`` — ``kjoretoyregister admin …``.
 
 A gateway request reaches this part only through ``authz``; administrators through ``cli`` or
