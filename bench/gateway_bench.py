@@ -8,7 +8,7 @@ simulator on a generated register. For each upstream, five configurations get th
 - ``nginx 1w`` / ``nginx 2w``: nginx ``proxy_pass`` with a keep-alive upstream pool, rewriting
   the path and injecting the Basic credentials (no checks);
 - ``gateway 1w`` / ``gateway 2w``: ``kjoretoyregister gateway serve --workers N --audit none``
-  with every check on (token verified — then cached until exp —, integration password via
+  (``--audit durable`` to include the durable audit log) with every check on (token verified — then cached until exp —, integration password via
   Konfigurasjon, activation + privilege, input validation, audit items built).
 
 Two load shapes per configuration: a fixed offered load of 500 req/s (our own bounded aiohttp
@@ -247,7 +247,7 @@ async def fixed_rate(url: str, headers: dict[str, str], seconds: float) -> dict[
 
 @contextmanager
 def stack(
-    tmp: Path, vehicles: int, upstreams: list[str], authz_cache_s: float
+    tmp: Path, vehicles: int, upstreams: list[str], authz_cache_s: float, audit: str
 ) -> Iterator[dict[str, Any]]:
     """Start upstreams, Maskinporten, nginx 1w/2w and gateways 1w/2w; yield the URLs."""
     from kjoretoyregister import demo
@@ -302,7 +302,7 @@ def stack(
                 cmd = [*KJR, "gateway", "serve", "--port", str(port), "--svv-user", "fiks"]
                 cmd += ["--svv-url", f"http://127.0.0.1:{ports[up]}{SVV_BASE}"]
                 cmd += ["--maskinporten-issuer", issuer, "--database-url", db]
-                cmd += ["--workers", str(workers), "--audit", "none"]
+                cmd += ["--workers", str(workers), "--audit", audit]
                 cmd += ["--authz-cache-s", str(authz_cache_s)]
                 pgid[up][f"gateway {workers}w"] = procs.start(cmd, genv, log).pid
                 urls[up][f"gateway {workers}w"] = f"http://127.0.0.1:{port}{api}"
@@ -344,6 +344,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="write raw results as JSON")
     ap.add_argument("--upstreams", default="fixed,sim", help="comma list of fixed, sim")
     ap.add_argument(
+        "--audit", choices=("none", "durable"), default="none", help="gateway audit sink"
+    )
+    ap.add_argument(
         "--authz-cache-s", type=float, default=0.0, help="gateway decision cache (0 = strict)"
     )
     args = ap.parse_args()
@@ -355,7 +358,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kjr-gwbench-") as d:
         tmp = Path(d)
         upstreams = [u for u in args.upstreams.split(",") if u]
-        with stack(tmp, args.vehicles, upstreams, args.authz_cache_s) as s:
+        with stack(tmp, args.vehicles, upstreams, args.authz_cache_s, args.audit) as s:
             scripts = {
                 "basic": lua_script(tmp, "basic", s["basic"]),
                 "fiks": lua_script(tmp, "fiks", s["fiks"]),
