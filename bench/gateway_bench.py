@@ -8,8 +8,9 @@ simulator on a generated register. For each upstream, five configurations get th
 - ``nginx 1w`` / ``nginx 2w``: nginx ``proxy_pass`` with a keep-alive upstream pool, rewriting
   the path and injecting the Basic credentials (no checks);
 - ``gateway 1w`` / ``gateway 2w``: ``kjoretoyregister gateway serve --workers N --audit none``
-  (``--audit durable`` to include the durable audit log) with every check on (token verified — then cached until exp —, integration password via
-  Konfigurasjon, activation + privilege, input validation, audit items built).
+  (``--audit durable`` to include the durable audit log) with every check on (token verified
+  — then cached until exp —, integration password via Konfigurasjon, activation + privilege,
+  input validation, audit items built).
 
 Two load shapes per configuration: a fixed offered load of 500 req/s (our own bounded aiohttp
 generator on a fixed schedule; latency measured from the scheduled send time, so queueing
