@@ -4,6 +4,8 @@ failing closed when the store cannot commit."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -141,3 +143,37 @@ async def test_error_items_and_searches_are_recorded(
 def test_bad_options_are_refused(engine: Engine, pz: Pseudonymizer) -> None:
     with pytest.raises(ValueError):
         DurableAuditSink(engine, pz, batch_max=0)
+
+
+async def test_hung_store_fails_closed_by_timeout(
+    engine: Engine, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    """A commit that does not finish in time gives AuditUnavailable instead of a hung request."""
+    sink = DurableAuditSink(engine, pz, commit_timeout_s=0.2)
+    release = threading.Event()
+    original = sink._commit
+
+    def slow_commit(events: Any) -> None:
+        release.wait(5)
+        original(events)
+
+    sink._commit = slow_commit  # type: ignore[method-assign]
+    try:
+        with pytest.raises(AuditUnavailable, match="timed out"):
+            await sink.record(event())
+    finally:
+        release.set()
+        await sink.close()
+    assert _count(engine) == 1  # it was still recorded: answered 503, but not unaudited
+
+
+async def test_periodic_checkpoints(engine: Engine, pz: Pseudonymizer, event: EventFactory) -> None:
+    """With an interval of ~0 every commit also stores a checkpoint of the head."""
+    async with DurableAuditSink(engine, pz, checkpoint_interval_s=1e-9) as sink:
+        await sink.record(event())
+        await sink.record(event())
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT seq, entry_count, reason FROM audit_checkpoint ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in rows] == [(1, 1, "periodic"), (2, 2, "periodic")]

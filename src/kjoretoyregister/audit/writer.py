@@ -268,6 +268,7 @@ class DurableAuditSink:
         batch_max: int = 512,
         checkpoint_interval_s: float = 3600.0,
         enqueue_timeout_s: float = 2.0,
+        commit_timeout_s: float = 10.0,
         own_engine: bool = False,
     ) -> None:
         """Args:
@@ -277,11 +278,14 @@ class DurableAuditSink:
         batch_max: most events committed in one transaction.
         checkpoint_interval_s: how often the writer adds a periodic checkpoint (0 = never).
         enqueue_timeout_s: how long ``record`` waits for queue space before it fails closed.
+        commit_timeout_s: how long ``record`` waits for its commit before it fails closed (a
+            hung database must not hang every request; a commit that lands later only means a
+            recorded request that was answered 503 — the safe direction).
         own_engine: dispose the engine on :meth:`close`.
         """
         if queue_size < 1 or batch_max < 1:
             raise ValueError("queue_size and batch_max must be at least 1")
-        if checkpoint_interval_s < 0 or enqueue_timeout_s <= 0:
+        if checkpoint_interval_s < 0 or enqueue_timeout_s <= 0 or commit_timeout_s <= 0:
             raise ValueError("intervals must be positive")
         self._engine = engine
         self._pz = pseudonymizer
@@ -289,6 +293,7 @@ class DurableAuditSink:
         self._batch_max = batch_max
         self._checkpoint_interval_s = checkpoint_interval_s
         self._enqueue_timeout_s = enqueue_timeout_s
+        self._commit_timeout_s = commit_timeout_s
         self._own_engine = own_engine
         self._queue: asyncio.Queue[tuple[AuditEvent, asyncio.Future[None]]] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -339,7 +344,11 @@ class DurableAuditSink:
             await asyncio.wait_for(self._queue.put((event, fut)), self._enqueue_timeout_s)
         except TimeoutError:
             raise AuditUnavailable("audit queue full") from None
-        await fut
+        try:
+            # shield: a timed-out caller must not cancel the future the writer will resolve.
+            await asyncio.wait_for(asyncio.shield(fut), self._commit_timeout_s)
+        except TimeoutError:
+            raise AuditUnavailable("audit commit timed out") from None
 
     async def close(self) -> None:
         """Commit what is queued, stop the writer, release the thread (and engine if owned)."""
