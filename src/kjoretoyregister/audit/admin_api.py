@@ -195,15 +195,19 @@ def create_admin_audit_app(
             engine, pseudonymizer, f, actor=f"admin-api:{principal.name}", action="export-jsonl"
         )
         try:
-            first = await asyncio.to_thread(_next_page, rows)
-        except AuditUnavailable:
-            return _error(request, 503, "the audit log cannot record this read; try later")
-        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        await response.prepare(request)
-        async for chunk in _chunks(rows, first):
-            await response.write(chunk)
-        await response.write_eof()
-        return response
+            try:
+                first = await asyncio.to_thread(_next_page, rows)
+            except AuditUnavailable:
+                return _error(request, 503, "the audit log cannot record this read; try later")
+            response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+            await response.prepare(request)
+            async for chunk in _chunks(rows, first):
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+        finally:
+            # A client that goes away mid-stream must not leave the read transaction open.
+            await asyncio.to_thread(rows.close)
 
     async def usage(request: web.Request) -> web.Response:
         principal = await guard(request)

@@ -12,7 +12,7 @@ identifiers are opened (unsealed) only for display.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -163,7 +163,7 @@ def search(
     actor: str,
     action: str = "search",
     limit: int | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Entries matching ``filters`` in chain order, streamed page by page.
 
     The read is recorded (``action``) before the first row is produced; a generator, so the

@@ -27,7 +27,7 @@ from kjoretoyregister.audit.models import (
     AuditItem,
     AuditSubject,
 )
-from kjoretoyregister.audit.writer import Head, access_entry, append, lock_head, write_checkpoint
+from kjoretoyregister.audit.writer import access_entry, append, lock_head, write_checkpoint
 from kjoretoyregister.store.db import READ_ONLY, utcnow
 
 _ENTRY = cast(Table, AuditEntry.__table__)
@@ -65,22 +65,35 @@ class PurgeResult:
     checkpoint: dict[str, Any] | None
 
 
+#: Entries removed per transaction: each chunk holds the chain lock only briefly, so
+#: gateways keep appending while a large purge runs.
+PURGE_CHUNK = 5000
+
+
 def purge(
-    engine: Engine, *, retention_days: int, actor: str, now: datetime | None = None
+    engine: Engine,
+    *,
+    retention_days: int,
+    actor: str,
+    now: datetime | None = None,
+    chunk: int = PURGE_CHUNK,
 ) -> PurgeResult:
     """Delete entries older than ``retention_days`` from the start of the chain.
 
     Never removes an entry younger than the cut-off: the cut is just before the first entry
-    at or after it (entries from several instances can be slightly out of time order).
+    at or after it (entries from several instances can be slightly out of time order). The
+    checkpoint comes first, in its own transaction; then chunks of ``chunk`` entries go, each
+    moving the anchor with it, so the chain verifies after every chunk (and after a crash).
 
     Args:
         engine: the audit database.
         retention_days: keep this many days.
         actor: who purges (recorded in the chain).
         now: the current time (tests).
+        chunk: entries per transaction.
     """
-    if retention_days < 1:
-        raise ValueError("retention_days must be at least 1")
+    if retention_days < 1 or chunk < 1:
+        raise ValueError("retention_days and chunk must be at least 1")
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     with engine.begin() as conn:
         head = lock_head(conn)
@@ -90,22 +103,30 @@ def purge(
         cut = head.seq if first_kept is None else int(first_kept) - 1
         if cut <= head.base_seq:
             return PurgeResult(0, head.base_seq, None)
-        anchor_hash = conn.execute(
-            select(_ENTRY.c.hash).where(_ENTRY.c.seq == cut)
-        ).scalar_one_or_none()
-        if anchor_hash is None:
-            raise RuntimeError(f"audit entry seq {cut} is missing; verify the chain first")
         checkpoint = write_checkpoint(conn, head, "purge")
-        conn.execute(delete(_SUBJECT).where(_SUBJECT.c.entry_seq <= cut))
-        conn.execute(delete(_ITEM).where(_ITEM.c.entry_seq <= cut))
-        removed = conn.execute(delete(_ENTRY).where(_ENTRY.c.seq <= cut)).rowcount
-        conn.execute(
-            update(_HEAD).where(_HEAD.c.id == 1).values(base_seq=cut, base_hash=anchor_hash)
-        )
+    removed = 0
+    anchor = head.base_seq
+    while anchor < cut:
+        upto = min(anchor + chunk, cut)
+        with engine.begin() as conn:
+            lock_head(conn)  # one purger at a time; writers wait only for this chunk
+            anchor_hash = conn.execute(
+                select(_ENTRY.c.hash).where(_ENTRY.c.seq == upto)
+            ).scalar_one_or_none()
+            if anchor_hash is None:
+                raise RuntimeError(f"audit entry seq {upto} is missing; verify the chain first")
+            conn.execute(delete(_SUBJECT).where(_SUBJECT.c.entry_seq <= upto))
+            conn.execute(delete(_ITEM).where(_ITEM.c.entry_seq <= upto))
+            removed += conn.execute(delete(_ENTRY).where(_ENTRY.c.seq <= upto)).rowcount
+            conn.execute(
+                update(_HEAD).where(_HEAD.c.id == 1).values(base_seq=upto, base_hash=anchor_hash)
+            )
+        anchor = upto
+    with engine.begin() as conn:
         note = access_entry(
             actor,
             "purge",
             {"retention_days": retention_days, "cutoff": cutoff, "anchor_seq": cut},
         )
-        append(conn, [note], Head(head.seq, head.hash, cut, str(anchor_hash)))
+        append(conn, [note])
     return PurgeResult(int(removed), cut, checkpoint)
