@@ -1,0 +1,457 @@
+"""``svv generate``: write a deterministic synthetic register file.
+
+The same seed and size give the same data (only ``meta.generated_at`` differs). The work is
+cut into chunks, each with its own random stream (``random.Random("<seed>/<what>/<chunk>")``),
+so chunks can run in a pool of processes and still be inserted in one fixed order. The parent
+process is the single SQLite writer: journal off, synchronous off, a large page cache, rows in
+big ``executemany`` batches in primary-key order, and the indexes built only at the end.
+
+The sisdinky vehicles (:mod:`.sisdinky`) are added to every register with their published
+identities.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kjoretoyregister.svv import kodeverk, sisdinky
+from kjoretoyregister.svv.addresses import FYLKER, POSTSTEDER, STREETS
+from kjoretoyregister.svv.catalog import VARIANTS, find_variant, variant_data
+from kjoretoyregister.svv.fleet import FleetPlan, FleetRows, fleet_chunk
+from kjoretoyregister.svv.identifiers import make_fodselsnummer
+from kjoretoyregister.svv.persons import (
+    ETTERNAVN,
+    FORNAVN,
+    NAERINGSKODER,
+    phonetic_key,
+)
+from kjoretoyregister.svv.population import (
+    FLEET_ORGS,
+    max_persons,
+    orgs_chunk,
+    persons_chunk,
+)
+from kjoretoyregister.svv.registerfile import (
+    EIER,
+    ETTERNAVN_BASE,
+    INDEXES,
+    KUID_BASE,
+    KUID_STRIDE,
+    KUNDE_SVALBARD,
+    LEASINGTAKER,
+    MEDEIER,
+    ORGANISASJON,
+    PERSON,
+    SCHEMA_VERSION,
+    SISDINKY_KUNDE_BASE,
+    TABLES,
+    UNDERENHET,
+)
+
+# The register's "now": histories end before it. Fixed, so that a seed always gives the same
+# data; `--as-of` moves it.
+DEFAULT_AS_OF = datetime(2026, 10, 1, tzinfo=UTC)
+MAX_VEHICLES = 7_000_000
+VEHICLE_CHUNK = 50_000
+KUNDE_CHUNK = 100_000
+# Below this size a process pool costs more than it saves.
+PARALLEL_FROM = 150_000
+
+_INSERT = {
+    "kunder": "INSERT INTO kunder VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    "kjoretoy": "INSERT INTO kjoretoy VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    "kjennemerker": "INSERT INTO kjennemerker VALUES (?,?,?,?,?)",
+    "eierskap": "INSERT INTO eierskap VALUES (?,?,?,?,?)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Sizes and chunks of one generation run."""
+
+    seed: int
+    vehicles: int
+    persons: int
+    orgs: int
+    as_of: int
+
+    @classmethod
+    def make(cls, vehicles: int, seed: int, as_of: datetime) -> Plan:
+        persons = min(vehicles // 2 + 200, max_persons())
+        orgs = max(FLEET_ORGS + 20, vehicles // 25)
+        return cls(seed, vehicles, persons, orgs, int(as_of.timestamp()))
+
+    @property
+    def fleet(self) -> FleetPlan:
+        chunks = max(1, -(-self.vehicles // VEHICLE_CHUNK))
+        return FleetPlan(self.seed, self.vehicles, self.persons, self.orgs, self.as_of, chunks)
+
+    def tasks(self) -> Iterator[tuple[str, int, int, int]]:
+        """(kind, chunk, first index, count) in insertion order."""
+        for kind, total, size in (
+            ("personer", self.persons, KUNDE_CHUNK),
+            ("organisasjoner", self.orgs, KUNDE_CHUNK),
+            ("kjoretoy", self.vehicles, VEHICLE_CHUNK),
+        ):
+            for chunk, start in enumerate(range(0, total, size)):
+                yield kind, chunk, start, min(size, total - start)
+
+
+def _run_task(plan: Plan, task: tuple[str, int, int, int]) -> tuple[str, Any]:
+    kind, chunk, start, count = task
+    if kind == "personer":
+        return kind, persons_chunk(plan.seed, chunk, start, count)
+    if kind == "organisasjoner":
+        return kind, orgs_chunk(plan.seed, chunk, start, count)
+    return kind, fleet_chunk(plan.fleet, chunk, start, count)
+
+
+class _Progress:
+    """A rich progress display, or nothing."""
+
+    def __init__(self, enabled: bool, plan: Plan) -> None:
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
+        if not enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("{task.description:<26}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        self._tasks["personer"] = self._bar.add_task("Personer", total=plan.persons)
+        self._tasks["organisasjoner"] = self._bar.add_task("Organisasjoner", total=plan.orgs)
+        self._tasks["kjoretoy"] = self._bar.add_task("Kjøretøy", total=plan.vehicles)
+        self._tasks["indekser"] = self._bar.add_task("Indekser", total=len(INDEXES) + 1)
+
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def advance(self, what: str, amount: int) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._tasks[what], amount)
+
+
+def generate(
+    path: Path,
+    *,
+    vehicles: int,
+    seed: int,
+    progress: bool = False,
+    workers: int | None = None,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    """Write a synthetic register with ``vehicles`` generated vehicles plus the sisdinky ones.
+
+    Args:
+        path: the register file to write (replaced atomically when done).
+        vehicles: how many vehicles to generate, 0 … 7,000,000.
+        seed: the random seed; the same seed and size give the same data.
+        progress: show a rich progress bar on the terminal.
+        workers: processes for generation (default: up to 2, in-process for small registers).
+        as_of: the register's "now" (default :data:`DEFAULT_AS_OF`).
+
+    Returns:
+        The register's meta: schema_version, seed, vehicles, persons, organisations,
+        sisdinky, as_of, generated_at.
+    """
+    if not 0 <= vehicles <= MAX_VEHICLES:
+        raise ValueError(f"vehicles must be between 0 and {MAX_VEHICLES:,}")
+    when = as_of or DEFAULT_AS_OF
+    if when.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    plan = Plan.make(vehicles, seed, when)
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if vehicles >= PARALLEL_FROM else 0
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        _writer_pragmas(conn)
+        conn.executescript(TABLES)
+        conn.execute("BEGIN")
+        _write_lookup_tables(conn)
+        with _Progress(progress, plan) as bar:
+            for kind, result in _results(plan, workers):
+                _insert(conn, kind, result)
+                count = len(result.kjoretoy) if isinstance(result, FleetRows) else len(result)
+                bar.advance(kind, count)
+            sis = _sisdinky_rows()
+            for table in ("kunder", "kjoretoy", "kjennemerker", "eierskap"):
+                conn.executemany(_INSERT[table], sis[table])
+            conn.execute("COMMIT")
+            for _, ddl in INDEXES:
+                conn.execute(ddl)
+                bar.advance("indekser", 1)
+            conn.execute("PRAGMA analysis_limit = 1000")
+            conn.execute("ANALYZE")
+            meta = {
+                "schema_version": SCHEMA_VERSION,
+                "seed": seed,
+                "vehicles": vehicles,
+                "persons": plan.persons,
+                "organisations": plan.orgs,
+                "sisdinky": len(sisdinky.VEHICLES),
+                "as_of": datetime.fromtimestamp(plan.as_of, UTC).isoformat(),
+                "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "kuid_base": KUID_BASE,
+                "kuid_stride": KUID_STRIDE,
+            }
+            conn.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [(key, orjson.dumps(value).decode()) for key, value in meta.items()],
+            )
+            bar.advance("indekser", 1)
+    finally:
+        conn.close()
+    os.replace(tmp, path)
+    return meta
+
+
+def _writer_pragmas(conn: sqlite3.Connection) -> None:
+    # A crash leaves a half-written .tmp that is thrown away, so durability buys nothing here.
+    for pragma in (
+        "journal_mode = OFF",
+        "synchronous = OFF",
+        "locking_mode = EXCLUSIVE",
+        "cache_size = -1000000",
+        "temp_store = FILE",
+        "threads = 2",
+    ):
+        conn.execute(f"PRAGMA {pragma}")
+
+
+def _results(plan: Plan, workers: int) -> Iterator[tuple[str, Any]]:
+    """Chunk results in task order; with workers, at most a few chunks ahead (bounded memory)."""
+    tasks = list(plan.tasks())
+    if workers <= 0:
+        for task in tasks:
+            yield _run_task(plan, task)
+        return
+    # spawn, not fork: the parent may run rich's refresh thread, and forking threads is unsafe.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as executor:
+        pending: deque[Future[tuple[str, Any]]] = deque()
+        queue = iter(tasks)
+        for _ in range(workers + 2):
+            _submit(executor, pending, plan, queue)
+        while pending:
+            result = pending.popleft().result()
+            _submit(executor, pending, plan, queue)
+            yield result
+
+
+def _submit(
+    executor: ProcessPoolExecutor,
+    pending: deque[Future[tuple[str, Any]]],
+    plan: Plan,
+    queue: Iterator[tuple[str, int, int, int]],
+) -> bool:
+    task = next(queue, None)
+    if task is None:
+        return False
+    pending.append(executor.submit(_run_task, plan, task))
+    return True
+
+
+def _insert(conn: sqlite3.Connection, kind: str, result: Any) -> None:
+    if isinstance(result, FleetRows):
+        conn.executemany(_INSERT["kjoretoy"], result.kjoretoy)
+        conn.executemany(_INSERT["kjennemerker"], result.kjennemerker)
+        conn.executemany(_INSERT["eierskap"], result.eierskap)
+    else:
+        conn.executemany(_INSERT["kunder"], result)
+
+
+def _write_lookup_tables(conn: sqlite3.Connection) -> None:
+    conn.executemany("INSERT INTO fylker VALUES (?, ?)", sorted(FYLKER.items()))
+    conn.executemany(
+        "INSERT INTO poststeder VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (i, p.postnummer, p.poststed, p.kommunenummer, p.kommunenavn, p.fylkesnummer)
+            for i, p in enumerate(POSTSTEDER)
+        ],
+    )
+    conn.executemany("INSERT INTO gatenavn VALUES (?, ?)", list(enumerate(STREETS)))
+    conn.executemany(
+        "INSERT INTO navn VALUES (?, ?, ?)",
+        [(i + 1, "F", n) for i, n in enumerate(FORNAVN)]
+        + [(ETTERNAVN_BASE + i + 1, "E", n) for i, n in enumerate(ETTERNAVN)],
+    )
+    conn.executemany(
+        "INSERT INTO naeringskoder VALUES (?, ?, ?)",
+        [(i, kode, tekst) for i, (kode, tekst) in enumerate(NAERINGSKODER)],
+    )
+    conn.executemany(
+        "INSERT INTO farger VALUES (?, ?)",
+        [(i, orjson.dumps(f).decode()) for i, f in enumerate(kodeverk.FARGER)],
+    )
+    conn.executemany(
+        "INSERT INTO modellvarianter VALUES (?, ?, ?, ?)",
+        [
+            (v.id, v.model.merkekode, v.model.klasse, orjson.dumps(variant_data(v)).decode())
+            for v in VARIANTS
+        ],
+    )
+
+
+# --- sisdinky ------------------------------------------------------------------------------
+
+
+def _sisdinky_fodselsnummer(person: sisdinky.SisPerson, used: set[str]) -> str:
+    """A synthetic number outside the generator's individual-number ranges (so never shared)."""
+    if person.fodselsnummer is not None:
+        return person.fodselsnummer
+    birth = person.fodselsdato
+    first = 900 if 1940 <= birth.year <= 1999 else 500 if birth.year >= 2000 else 0
+    for individnummer in range(first, first + 10):
+        number = make_fodselsnummer(birth, individnummer)
+        if number is not None and number not in used:
+            used.add(number)
+            return number
+    raise ValueError(f"no free synthetic fødselsnummer for {person.key}")
+
+
+def _sisdinky_rows() -> dict[str, list[tuple[Any, ...]]]:
+    post_index = {p.postnummer: i for i, p in reversed(list(enumerate(POSTSTEDER)))}
+    street_index = {name: i for i, name in enumerate(STREETS)}
+    fornavn = {n: i + 1 for i, n in enumerate(FORNAVN)}
+    etternavn = {n: ETTERNAVN_BASE + i + 1 for i, n in enumerate(ETTERNAVN)}
+    naering = {kode: i for i, (kode, _) in enumerate(NAERINGSKODER)}
+    kunde_id: dict[str, int] = {}
+    kunder: list[tuple[Any, ...]] = []
+    used: set[str] = set()
+    for person in sisdinky.PERSONS:
+        kunde_id[person.key] = SISDINKY_KUNDE_BASE + len(kunder) + 1
+        kunder.append(
+            (
+                kunde_id[person.key],
+                PERSON,
+                int(_sisdinky_fodselsnummer(person, used)),
+                fornavn[person.fornavn],
+                etternavn[person.mellomnavn] if person.mellomnavn else None,
+                etternavn[person.etternavn],
+                None,
+                None,
+                street_index[person.gate],
+                person.husnr,
+                post_index[person.postnummer],
+                KUNDE_SVALBARD if person.svalbard else 0,
+                None,
+            )
+        )
+    for org in sisdinky.ORGS:
+        kunde_id[org.key] = SISDINKY_KUNDE_BASE + len(kunder) + 1
+        kunder.append(
+            (
+                kunde_id[org.key],
+                ORGANISASJON,
+                int(org.orgnr),
+                None,
+                None,
+                None,
+                org.navn,
+                phonetic_key(org.navn),
+                street_index[org.gate],
+                org.husnr,
+                post_index[org.postnummer],
+                0,
+                naering[org.naeringskode],
+            )
+        )
+    colour = {f["kodeVerdi"]: i for i, f in enumerate(kodeverk.FARGER)}
+    kjoretoy, kjennemerker, eierskap = [], [], []
+    for n, vehicle in enumerate(sisdinky.VEHICLES):
+        kuid = vehicle.kuid or 3_378_150_000 + 97 * n
+        variant = find_variant(
+            vehicle.merke, vehicle.handelsbetegnelse, vehicle.klasse, vehicle.fuel, vehicle.year
+        )
+        first = sisdinky.when(vehicle.periods[0].fom)
+        avreg = vehicle.avregistrert
+        kjoretoy.append(
+            (
+                kuid,
+                vehicle.vin,
+                variant.id,
+                colour[vehicle.farge],
+                first,
+                vehicle.status,
+                sisdinky.when(vehicle.status_fom) if vehicle.status_fom else None,
+                sisdinky.when(avreg[0]) if avreg else None,
+                sisdinky.when(avreg[1]) if avreg else None,
+                vehicle.art,
+                vehicle.skjerming,
+                0,
+                vehicle.imid,
+            )
+        )
+        for i, (plate, fom) in enumerate(vehicle.plates):
+            tom = sisdinky.when(vehicle.plates[i + 1][1]) if i + 1 < len(vehicle.plates) else None
+            kjennemerker.append((kuid, sisdinky.when(fom), plate, tom, kodeverk.KATEGORI_KJORETOY))
+        for rolle, attr in (
+            (EIER, "eier"),
+            (MEDEIER, "medeier"),
+            (LEASINGTAKER, "leasingtaker"),
+            (UNDERENHET, "underenhet"),
+        ):
+            eierskap.extend(_role_intervals(kuid, rolle, attr, vehicle.periods, kunde_id))
+    kjoretoy.sort()
+    kjennemerker.sort(key=lambda r: (r[0], r[1], r[2]))
+    eierskap.sort(key=lambda r: (r[0], r[1], r[2]))
+    return {
+        "kunder": sorted(kunder),
+        "kjoretoy": kjoretoy,
+        "kjennemerker": kjennemerker,
+        "eierskap": eierskap,
+    }
+
+
+def _role_intervals(
+    kuid: int,
+    rolle: int,
+    attr: str,
+    periods: tuple[sisdinky.Period, ...],
+    kunde_id: dict[str, int],
+) -> list[tuple[Any, ...]]:
+    """Merge consecutive periods with the same holder of a role into one interval."""
+    rows: list[tuple[Any, ...]] = []
+    current: tuple[str, int] | None = None
+    for period in periods:
+        holder = getattr(period, attr)
+        fom = sisdinky.when(period.fom)
+        if current is not None and holder != current[0]:
+            rows.append((kuid, rolle, current[1], fom, kunde_id[current[0]]))
+            current = None
+        if holder is not None and current is None:
+            current = (holder, fom)
+    if current is not None:
+        rows.append((kuid, rolle, current[1], None, kunde_id[current[0]]))
+    return rows

@@ -1,0 +1,399 @@
+"""Build v2 ``Kjoretoy`` JSON objects from register rows, as of a point in time (dtg).
+
+Only eierskap, registrering and kjennemerke follow the dtg (svv-api.md §3); technical data and
+periodiskKjoretoyKontroll are always current. A role, plate or registration that was valid at
+the dtg but has ended since carries ``tilTidspunkt``. Absent fields are left out, never null.
+
+The big technical subtree is built once per (variant, colour) and shared between vehicles;
+nothing here mutates a shared dict, and orjson writes shared objects as often as they occur.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from kjoretoyregister.svv import kodeverk
+from kjoretoyregister.svv.addresses import street_address
+from kjoretoyregister.svv.identifiers import fodselsdato_from_fodselsnummer, format_kjennemerke
+from kjoretoyregister.svv.registerfile import (
+    EIER,
+    FLAGG_BRUKTIMPORT,
+    KUNDE_SVALBARD,
+    KUNDE_UNNTATT,
+    KUNDE_UVERIFISERT,
+    PERSON,
+    ROLLER,
+    SKJERMING_EIERSKAP,
+)
+
+OSLO = ZoneInfo("Europe/Oslo")
+Json = dict[str, Any]
+# Row shapes as selected by the register (column order of registerfile, see register.py).
+VehicleRow = tuple[Any, ...]  # kuid, vin, variant, farge, forstereg, status, status_fom,
+#                               avreg_fom, avreg_tom, art, skjerming, flagg, imid
+PlateRow = tuple[Any, ...]  # kuid, fom, kjennemerke, tom, kategori
+RoleRow = tuple[Any, ...]  # kuid, rolle, fom, tom, kunde
+KundeRow = tuple[Any, ...]  # id, type, ident, fornavn, mellomnavn, etternavn, orgnavn,
+#                             fonetisk, gate, husnr, post, flagg, naering
+
+_NO_PKK = {"L1e", "O1", "O2"}
+_IMPORT_COUNTRIES = (
+    ("Tyskland", "DEU"),
+    ("Sverige", "SWE"),
+    ("Danmark", "DNK"),
+    ("Nederland", "NLD"),
+    ("Belgia", "BEL"),
+)
+
+
+@lru_cache(maxsize=262_144)
+def format_time(epoch: int) -> str:
+    """Unix seconds as SVV writes them: Oslo time with offset (``2021-03-15T10:12:44+01:00``)."""
+    return datetime.fromtimestamp(epoch, OSLO).isoformat()
+
+
+def format_date(epoch: int) -> str:
+    """The Oslo calendar date of a moment, ``YYYY-MM-DD``."""
+    return format_time(epoch)[:10]
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """A model variant as stored in the register file."""
+
+    merkekode: str
+    klasse: str
+    undertype: Json
+    klassifisering: Json
+    tekniske_data: Json
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A role holder: its ``PersonEnhet`` (without fom/til) and, for units, its næringskode."""
+
+    enhet: Json
+    naering: tuple[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """The small tables of a register file, loaded once."""
+
+    navn: dict[int, str]
+    gater: list[str]
+    poststeder: list[tuple[str, str, str, str, str]]  # postnr, sted, kommunenr, kommune, fylke
+    fylker: dict[str, str]
+    naering: list[tuple[str, str]]
+    farger: list[Json]
+    variants: list[Variant]
+    as_of: int
+
+
+def registrering_at(
+    forstereg: int,
+    eier_starts: list[int],
+    status: int,
+    status_fom: int | None,
+    avreg: tuple[int, int] | None,
+    dtg: int | None,
+) -> tuple[int, int, int | None]:
+    """(registreringsstatus, fomTidspunkt, tilTidspunkt or None) valid at ``dtg`` (None = now).
+
+    The registration history follows from the vehicle: registered at the first registration and
+    again on every change of eier, deregistered during one optional temporary deregistration
+    ``avreg`` = (from, to), and finally in its current status from ``status_fom``.
+    """
+    events: list[tuple[int, int]] = [(forstereg, kodeverk.REGISTRERT)]
+    events.extend((start, kodeverk.REGISTRERT) for start in eier_starts if start > forstereg)
+    if avreg is not None:
+        events.append((avreg[0], kodeverk.AVREGISTRERT))
+        events.append((avreg[1], kodeverk.REGISTRERT))
+    if status != kodeverk.REGISTRERT and status_fom is not None:
+        events.append((status_fom, status))
+    events.sort()
+    if dtg is None:
+        return events[-1][1], events[-1][0], None
+    times = [e[0] for e in events]
+    i = bisect.bisect_right(times, dtg) - 1
+    if i < 0:
+        i = 0
+    tom = times[i + 1] if i + 1 < len(times) else None
+    return events[i][1], events[i][0], tom
+
+
+def valid_at(fom: int, tom: int | None, dtg: int | None) -> bool:
+    """Whether the interval ``[fom, tom)`` holds at ``dtg`` (None = now: still open)."""
+    if dtg is None:
+        return tom is None
+    return fom <= dtg and (tom is None or dtg < tom)
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def periodisk_kontroll(
+    klasse: str, status: int, forstereg: int, kuid: int, as_of: int
+) -> Json | None:
+    """EU-kontroll: first after four years, then every two; always as of the register's now."""
+    if klasse in _NO_PKK or status in (kodeverk.VRAKET, kodeverk.UTFORT):
+        return None
+    first = date.fromisoformat(format_date(forstereg))
+    now = date.fromisoformat(format_date(as_of))
+    due = _add_years(first, 4)
+    if due > now:
+        return {"kontrollfrist": due.isoformat()}
+    while _add_years(due, 2) <= now:
+        due = _add_years(due, 2)
+    approved = date.fromordinal(due.toordinal() - kuid % 50)
+    return {"kontrollfrist": _add_years(due, 2).isoformat(), "sistGodkjent": approved.isoformat()}
+
+
+class KjoretoyBuilder:
+    """Turns rows into ``Kjoretoy`` objects; caches per-variant subtrees (thread-safe enough:
+    a lost race only builds the same value twice)."""
+
+    def __init__(self, lookups: Lookups) -> None:
+        self.lookups = lookups
+        self._teknisk: dict[tuple[int, int], Json] = {}
+
+    def tekniske_data(self, variant: int, farge: int) -> Json:
+        """The shared ``tekniskeData`` of a variant painted ``farge``."""
+        key = (variant, farge)
+        cached = self._teknisk.get(key)
+        if cached is not None:
+            return cached
+        base = self.lookups.variants[variant].tekniske_data
+        karosseri = {**base["karosseriOgLasteplan"], "rFarge": [self.lookups.farger[farge]]}
+        data = {**base, "karosseriOgLasteplan": karosseri}
+        return self._teknisk.setdefault(key, data)
+
+    def party(self, row: KundeRow) -> Party:
+        """The kunde as a role holder (its PersonEnhet is shared by all its roles)."""
+        naering = row[12]
+        return Party(
+            self.person_enhet(row), None if naering is None else self.lookups.naering[naering]
+        )
+
+    def person_enhet(self, row: KundeRow) -> Json:
+        """The ``PersonEnhet`` of a kunde, without fom/til."""
+        (
+            kunde_id,
+            kind,
+            ident,
+            fornavn,
+            mellomnavn,
+            etternavn,
+            orgnavn,
+            _,
+            gate,
+            husnr,
+            post,
+            flagg,
+            _,
+        ) = row
+        result: Json
+        if kind == PERSON:
+            fnr = f"{ident:011d}"
+            person: Json = {"fodselsnummer": fnr, "fornavn": self.lookups.navn[fornavn]}
+            if mellomnavn:
+                person["mellomnavn"] = self.lookups.navn[mellomnavn]
+            person["etternavn"] = self.lookups.navn[etternavn]
+            born = fodselsdato_from_fodselsnummer(fnr)
+            if born is not None:
+                person["fodselsdato"] = born.isoformat()
+            result = {"person": person}
+        else:
+            result = {
+                "enhet": {"organisasjonsnummer": f"{ident:09d}", "organisasjonsnavn": orgnavn}
+            }
+        if flagg & KUNDE_UNNTATT:
+            result["erUnntattOffentlighet"] = True
+        else:
+            result["adresse"] = self.adresse(gate, husnr, post)
+        if kind == PERSON:
+            result["adressestatus"] = kodeverk.ADRESSESTATUS[
+                kodeverk.SVALBARD if flagg & KUNDE_SVALBARD else kodeverk.BOSATT
+            ]
+        result["erUverifisert"] = bool(flagg & KUNDE_UVERIFISERT)
+        result["kundeId"] = str(kunde_id)
+        return result
+
+    def adresse(self, gate: int, husnr: int, post: int) -> Json:
+        """A Norwegian postal address."""
+        postnummer, poststed, kommunenummer, kommunenavn, _ = self.lookups.poststeder[post]
+        return {
+            "adresselinje1": street_address(self.lookups.gater[gate], husnr),
+            "postnummer": postnummer,
+            "poststed": poststed,
+            "kommunenummer": kommunenummer,
+            "kommunenavn": kommunenavn,
+            "land": "Norge",
+            "landkode": "NOR",
+        }
+
+    def hidden(self, vehicle: VehicleRow, plates: list[PlateRow], dtg: int | None) -> Json:
+        """What is left of a wholly withheld vehicle (the bulk answer shows none of it)."""
+        plate = _current_plate(plates, dtg)
+        ident: Json = {}
+        if plate is not None:
+            ident["kjennemerke"] = format_kjennemerke(plate)
+        ident["unntattOffentlighet"] = [kodeverk.EIERSKAP, kodeverk.TEKNISK_DATA]
+        return {"kjoretoyId": ident}
+
+    def build(
+        self,
+        vehicle: VehicleRow,
+        plates: list[PlateRow],
+        roles: list[RoleRow],
+        parties: dict[int, Party],
+        dtg: int | None,
+    ) -> Json | None:
+        """The ``Kjoretoy`` as of ``dtg`` (None = now); None before its first registration.
+
+        ``parties`` maps kunde ids to :meth:`party` results for at least the role holders
+        valid at ``dtg``.
+        """
+        (
+            kuid,
+            vin,
+            variant_id,
+            farge,
+            forstereg,
+            status,
+            status_fom,
+            avreg_fom,
+            avreg_tom,
+            art,
+            skjerming,
+            flagg,
+            imid,
+        ) = vehicle
+        if dtg is not None and dtg < forstereg:
+            return None
+        lookups = self.lookups
+        variant = lookups.variants[variant_id]
+        ident: Json = {"kuid": str(kuid)}
+        plate = _current_plate(plates, dtg)
+        if plate is not None:
+            ident["kjennemerke"] = format_kjennemerke(plate)
+        ident["understellsnummer"] = vin
+        ident["merkekode"] = variant.merkekode
+        if imid:
+            ident["imid"] = imid
+        ident["kjoretoyErKryssbyttet"] = False
+        ident["kryssbytter"] = []
+        ident["unntattOffentlighet"] = (
+            [kodeverk.EIERSKAP] if skjerming == SKJERMING_EIERSKAP else []
+        )
+        first = format_time(forstereg)
+        result: Json = {
+            "kjoretoyId": ident,
+            "forstegangsregistrering": {"registrertForstegangNorgeDato": first[:10]},
+        }
+
+        valid_roles = [r for r in roles if valid_at(r[2], r[3], dtg)]
+        eier_row = next((r for r in valid_roles if r[1] == EIER), None)
+        if skjerming != SKJERMING_EIERSKAP and valid_roles:
+            eierskap: Json = {}
+            for row in sorted(valid_roles, key=lambda r: r[1]):
+                holder = dict(parties[row[4]].enhet)
+                holder["fomTidspunkt"] = format_time(row[2])
+                if row[3] is not None:
+                    holder["tilTidspunkt"] = format_time(row[3])
+                eierskap[ROLLER[row[1]]] = holder
+            eierskap["vedtakstidspunkt"] = format_time(max(r[2] for r in valid_roles))
+            result["eierskap"] = eierskap
+
+        kjennemerke: list[Json] = []
+        for row in plates:
+            if valid_at(row[1], row[3], dtg):
+                item: Json = {
+                    "kjennemerke": format_kjennemerke(row[2]),
+                    "kjennemerkekategori": kodeverk.KJENNEMERKEKATEGORI[row[4]],
+                    "kjennemerketype": kodeverk.KJENNEMERKETYPE_ORDINART,
+                    "fomTidspunkt": format_time(row[1]),
+                }
+                if row[3] is not None:
+                    item["tilTidspunkt"] = format_time(row[3])
+                kjennemerke.append(item)
+        result["kjennemerke"] = kjennemerke
+
+        eier_starts = sorted(r[2] for r in roles if r[1] == EIER)
+        avreg = (avreg_fom, avreg_tom) if avreg_fom is not None else None
+        reg_status, reg_fom, reg_tom = registrering_at(
+            forstereg, eier_starts, status, status_fom, avreg, dtg
+        )
+        registrering: Json = {"fomTidspunkt": format_time(reg_fom)}
+        if reg_tom is not None:
+            registrering["tilTidspunkt"] = format_time(reg_tom)
+        registrering["registreringsstatus"] = kodeverk.REGISTRERINGSSTATUS[reg_status]
+        registrering["kjoringensArt"] = kodeverk.KJORINGENS_ART[art]
+        if reg_status == kodeverk.REGISTRERT and eier_row is not None:
+            registrering["registrertForstegangPaEierskap"] = format_time(eier_row[2])
+        if eier_row is not None and skjerming != SKJERMING_EIERSKAP:
+            naering = parties[eier_row[4]].naering
+            if naering is not None:
+                registrering["neringskode"], registrering["neringskodeBeskrivelse"] = naering
+        result["registrering"] = registrering
+
+        result["godkjenning"] = self._godkjenning(kuid, variant_id, farge, forstereg, flagg, first)
+        pkk = periodisk_kontroll(variant.klasse, status, forstereg, kuid, lookups.as_of)
+        if pkk is not None:
+            result["periodiskKjoretoyKontroll"] = pkk
+        return result
+
+    def _godkjenning(
+        self, kuid: int, variant_id: int, farge: int, forstereg: int, flagg: int, first: str
+    ) -> Json:
+        variant = self.lookups.variants[variant_id]
+        godkjenning_id = str(5_000_000 + (kuid * 7919) % 4_000_000)
+        forstegang: Json = {}
+        if flagg & FLAGG_BRUKTIMPORT:
+            land, kode = _IMPORT_COUNTRIES[kuid % len(_IMPORT_COUNTRIES)]
+            forstegang["bruktimport"] = {
+                "importland": {"landNavn": land, "landkode": kode},
+                "kilometerstand": 8_000 + (kuid * 31) % 140_000,
+            }
+        forstegang["forstegangRegistrertDato"] = first[:10]
+        forstegang["godkjenningsId"] = godkjenning_id
+        forstegang["godkjenningsundertype"] = variant.undertype
+        forstegang["gyldigFraDato"] = first[:10]
+        forstegang["gyldigFraDatoTid"] = first
+        forstegang["unntak"] = []
+        return {
+            "forstegangsGodkjenning": forstegang,
+            "kjoretoymerknad": [],
+            "registreringsbegrensninger": {"registreringsbegrensning": []},
+            "tekniskGodkjenning": {
+                "godkjenningsId": godkjenning_id,
+                "godkjenningsundertype": variant.undertype,
+                "gyldigFraDato": first[:10],
+                "gyldigFraDatoTid": first,
+                "kjoretoyklassifisering": variant.klassifisering,
+                "krav": [],
+                "tekniskeData": self.tekniske_data(variant_id, farge),
+                "unntak": [],
+            },
+            "tilleggsgodkjenninger": [],
+        }
+
+
+def _current_plate(plates: list[PlateRow], dtg: int | None) -> str | None:
+    """The vehicle's own (KJORETOY) plate at ``dtg``, else a personal one."""
+    personal = None
+    for row in plates:
+        if valid_at(row[1], row[3], dtg):
+            if row[4] == kodeverk.KATEGORI_KJORETOY:
+                return str(row[2])
+            personal = str(row[2])
+    return personal
