@@ -1,0 +1,108 @@
+"""``kjoretoyregister demo`` as a user runs it: a subprocess, a profile, a real lookup, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+
+from kjoretoyregister.client.maskinporten import MaskinportenTokenProvider
+
+pytestmark = pytest.mark.slow
+
+
+def _start(data_dir: Path, profile: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KJR_")}
+    env["KJR_DATA_DIR"] = str(data_dir)
+    cmd = [
+        sys.executable,
+        "-m",
+        "kjoretoyregister",
+        "demo",
+        "--profile",
+        str(profile),
+        "--port-base",
+        "0",
+        "--vehicles",
+        "60",
+    ]
+    return subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _wait_for(profile: Path, proc: subprocess.Popen[bytes]) -> dict:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            raise AssertionError(f"demo exited early ({proc.returncode}):\n{out}")
+        if profile.exists():
+            return orjson.loads(profile.read_bytes())
+        time.sleep(0.2)
+    raise AssertionError("no profile within the timeout")
+
+
+async def _lookup(profile: dict, key: bytes) -> tuple[int, object]:
+    mp = profile["maskinporten"]
+    provider = MaskinportenTokenProvider(
+        token_url=mp["token_url"],
+        issuer=mp["issuer"],
+        client_id=mp["client_id"],
+        private_key=key,
+        kid=mp["kid"],
+        scope=mp["scope"],
+    )
+    async with aiohttp.ClientSession() as http:
+        token = await provider.atoken(http)
+        url = (
+            f"{profile['gateway_url']}/{profile['fiks_org_id']}"
+            "/rest/distribusjon/kjoretoy/v2.0/bulk/kjennemerke"
+        )
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "IntegrasjonId": profile["integrasjon_id"],
+            "IntegrasjonPassord": profile["integrasjon_passord"],
+        }
+        async with http.post(url, json=[{"kjennemerke": "CU11297"}], headers=headers) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> tuple[int, str]:
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError("demo did not stop within 20 s of SIGTERM") from None
+    return proc.returncode, out.decode()
+
+
+def test_demo_serves_a_real_lookup_and_stops_cleanly(tmp_path: Path) -> None:
+    """Start, look up CU11297 through the gateway with a real token, SIGTERM → exit 0; twice."""
+    data_dir = tmp_path / "data"
+    for run in (1, 2):  # the second run reuses the data dir (idempotent seeding)
+        profile_path = tmp_path / f"profile-{run}.json"
+        proc = _start(data_dir, profile_path)
+        try:
+            profile = _wait_for(profile_path, proc)
+            assert (data_dir / "profile.json").exists()
+            assert oct(profile_path.stat().st_mode & 0o777) == "0o600"
+            key = Path(profile["maskinporten"]["private_key_path"])
+            assert oct(key.stat().st_mode & 0o777) == "0o600"
+            status, body = asyncio.run(_lookup(profile, key.read_bytes()))
+            assert status == 200, body
+            assert isinstance(body, list) and body[0]["kjoretoy"]["kjoretoyId"]["kjennemerke"]
+        finally:
+            code, out = _stop(proc)
+        assert code == 0, out
+        assert "curl" in out and "kjoretoyregister oppslag kjennemerke CU11297 --profile" in out
