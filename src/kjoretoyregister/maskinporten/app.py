@@ -10,7 +10,7 @@ Routes (relative to the issuer, so the app can be mounted under a prefix):
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,6 +26,7 @@ from kjoretoyregister.maskinporten.errors import (
     TokenError,
     UnsupportedGrantType,
 )
+from kjoretoyregister.maskinporten.idporten import OidcClient, TestPerson, create_idporten_app
 from kjoretoyregister.maskinporten.state import MaskinportenState
 
 STATE_KEY = web.AppKey("maskinporten_state", MaskinportenState)
@@ -200,6 +201,8 @@ def create_app(
     issuer: str | None = None,
     token_lifetime_s: int = 120,
     clock: Callable[[], float] = time.time,
+    idporten_clients: Sequence[OidcClient] = (),
+    idporten_persons: Sequence[TestPerson] = (),
 ) -> web.Application:
     """Build the stand-in's web application.
 
@@ -209,6 +212,9 @@ def create_app(
             per request from the URL the client used (``http://host:port/``).
         token_lifetime_s: access token lifetime (``expires_in``), default 120 s as Digdir's.
         clock: epoch-seconds clock; tests pass an offset clock to exercise the time rules.
+        idporten_clients: if any, also serve the ID-porten-like person login (OIDC) for these
+            relying parties under ``/idporten`` (see :mod:`.idporten`), signing with our keys.
+        idporten_persons: the test persons its login page offers.
     """
     if token_lifetime_s < 1:
         raise ValueError("token_lifetime_s must be ≥ 1")
@@ -225,4 +231,12 @@ def create_app(
     app.router.add_get(WELL_KNOWN_PATH, _metadata)
     app.router.add_get(JWK_PATH, _jwks)
     app.router.add_post(TOKEN_PATH, _token)
+    if idporten_clients:
+        idporten_issuer = None if issuer is None else issuer.rstrip("/") + "/idporten/"
+        app.add_subapp(
+            "/idporten",
+            create_idporten_app(
+                state, clients=idporten_clients, persons=idporten_persons, issuer=idporten_issuer
+            ),
+        )
     return app
