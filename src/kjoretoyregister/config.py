@@ -151,6 +151,31 @@ class AuditSettings(_Section):
         return value
 
 
+class PortalSettings(_Section):
+    """The web portal for municipal employees and administrators (``/portal/``)."""
+
+    # OpenID Connect relying party. The demo points it at the ID-porten-like stand-in that the
+    # Maskinporten stand-in serves under /idporten/; in production it is ID-porten.
+    issuer_url: str = Field(
+        "http://127.0.0.1:8082/idporten/",
+        description="OIDC issuer; discovery at <issuer>/.well-known/openid-configuration",
+    )
+    client_id: str = Field("kjoretoyregister-portal", min_length=1)
+    client_secret: SecretStr = SecretStr("")
+    redirect_uri: str | None = Field(
+        None, description="Registered callback URL; None = <this request's base>/portal/callback"
+    )
+    acr_values: str = Field("idporten-loa-substantial", description="Asked-for level of assurance")
+    cookie_secure: bool = Field(
+        True, description="Send the session cookie only over https (turn off for the http demo)"
+    )
+    idle_timeout_s: int = Field(1800, ge=1, description="Log out after this long without a request")
+    absolute_timeout_s: int = Field(
+        8 * 3600, ge=1, description="Log out this long after login regardless of activity"
+    )
+    page_size: int = Field(20, ge=1, le=100, description="Hits per page in owner searches")
+
+
 class Settings(BaseSettings):
     """Every setting of every part. Build it with :func:`load_settings`."""
 
@@ -178,6 +203,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     audit: AuditSettings = AuditSettings()
     konfig: KonfigSettings = KonfigSettings()
+    portal: PortalSettings = PortalSettings()
 
     @field_validator("log_level")
     @classmethod

@@ -13,7 +13,11 @@ from sqlalchemy import MetaData
 from kjoretoyregister.store.db import Base
 
 #: Models modules, in dependency order (a module's foreign keys point at earlier ones).
-MODEL_MODULES: tuple[str, ...] = ("kjoretoyregister.konfig.models", "kjoretoyregister.audit.models")
+MODEL_MODULES: tuple[str, ...] = (
+    "kjoretoyregister.konfig.models",
+    "kjoretoyregister.audit.models",
+    "kjoretoyregister.portal.models",
+)
 
 
 def load_metadata() -> MetaData:
