@@ -1,0 +1,173 @@
+"""The vehicle card's content: from SVV's ``KjoretoyResponse`` to labelled rows for a template.
+
+Pure functions; the template decides the markup. What a case officer looks for: identity,
+make/model, class, fuel, status, first registration, next control, the owner, co-owner and
+lessee *at the asked time* (SVV answers as of the dtg), and the plate history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kjoretoyregister.client.models import (
+    Adresse,
+    Kjoretoy,
+    KjoretoyResponse,
+    KodeverkType,
+    PersonEnhet,
+)
+
+MISSING = "–"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """An eier, medeier, leasingtaker or underenhet."""
+
+    role: str
+    navn: str
+    ident: str | None
+    ident_label: str
+    adresse: str | None
+    periode: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Plate:
+    """One row of the plate history."""
+
+    kjennemerke: str
+    kategori: str
+    fra: str
+    til: str
+
+
+@dataclass(slots=True)
+class VehicleCard:
+    """Everything one card shows."""
+
+    title: str
+    found: bool
+    status: str | None = None
+    status_class: str = "ukjent"  # registrert | avregistrert | ukjent (for the CSS badge)
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    parties: list[Party] = field(default_factory=list)
+    plates: list[Plate] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+    withheld: str | None = None
+
+
+def _kode(kode: KodeverkType | None) -> str | None:
+    if kode is None:
+        return None
+    name = kode.kode_navn or kode.kode_beskrivelse
+    if name and kode.kode_verdi and name != kode.kode_verdi:
+        return f"{name} ({kode.kode_verdi})"
+    return name or kode.kode_verdi
+
+
+def _address(adresse: Adresse | None) -> str | None:
+    if adresse is None:
+        return None
+    lines = [adresse.adresselinje1, adresse.adresselinje2, adresse.adresselinje3]
+    place = " ".join(p for p in (adresse.postnummer, adresse.poststed) if p)
+    return ", ".join(p for p in (*lines, place) if p) or None
+
+
+def _classification(k: Kjoretoy) -> str | None:
+    teknisk = k.godkjenning.teknisk_godkjenning if k.godkjenning else None
+    klass = teknisk.kjoretoyklassifisering if teknisk else None
+    if klass is None:
+        return None
+    kode = klass.teknisk_kode.kode_verdi if klass.teknisk_kode else None
+    return " – ".join(p for p in (kode, klass.beskrivelse) if p) or None
+
+
+def _fuel(k: Kjoretoy) -> str | None:
+    drivverk = k.tekniske_data.motor_og_drivverk if k.tekniske_data else None
+    names: list[str] = []
+    for motor in (drivverk.motor if drivverk else None) or ():
+        for drivstoff in motor.drivstoff or ():
+            name = _kode(drivstoff.drivstoff_kode)
+            if name and name not in names:
+                names.append(name)
+    return ", ".join(names) or None
+
+
+def _colour(k: Kjoretoy) -> str | None:
+    karosseri = k.tekniske_data.karosseri_og_lasteplan if k.tekniske_data else None
+    colours = [_kode(f) for f in (karosseri.r_farge if karosseri else None) or ()]
+    return ", ".join(c for c in colours if c) or None
+
+
+def _party(role: str, enhet: PersonEnhet) -> Party:
+    periode = None
+    if enhet.fom_tidspunkt:
+        periode = f"fra {enhet.fom_tidspunkt[:10]}"
+        if enhet.til_tidspunkt:
+            periode += f" til {enhet.til_tidspunkt[:10]}"
+    return Party(
+        role=role,
+        navn=enhet.navn or MISSING,
+        ident=enhet.identifikator,
+        ident_label="Fødselsnummer" if enhet.er_person else "Organisasjonsnummer",
+        adresse=_address(enhet.adresse),
+        periode=periode,
+    )
+
+
+def vehicle_card(answer: KjoretoyResponse, *, asked: str = "") -> VehicleCard:
+    """The card for one answer item (a vehicle, or a miss with its response codes)."""
+    k = answer.kjoretoy
+    if k is None:
+        return VehicleCard(title=asked or "Ikke funnet", found=False, codes=answer.koder)
+    make_model = " ".join(p for p in (k.merke, k.modell) if p) or None
+    registrering = k.registrering
+    status_text = (
+        _kode(registrering.registreringsstatus) if registrering is not None else None
+    ) or k.status
+    card = VehicleCard(
+        title=" · ".join(p for p in (k.kjennemerke, make_model) if p) or "Kjøretøy",
+        found=True,
+        status=status_text,
+        status_class="registrert"
+        if k.status == "REGISTRERT"
+        else ("avregistrert" if k.status else "ukjent"),
+    )
+    first = k.forstegangsregistrert
+    control = k.neste_kontroll
+    for label, value in (
+        ("Kjennemerke", k.kjennemerke),
+        ("Understellsnummer", k.understellsnummer),
+        ("Kuid", k.kuid),
+        ("Merke og modell", make_model),
+        ("Kjøretøyklasse", _classification(k)),
+        ("Drivstoff", _fuel(k)),
+        ("Farge", _colour(k)),
+        ("Status", status_text),
+        ("Først registrert", first.isoformat() if first else None),
+        ("Neste EU-kontroll", control.isoformat() if control else None),
+    ):
+        card.rows.append((label, value or MISSING))
+    eierskap = k.eierskap
+    for role, enhet in (
+        ("Eier", k.eier),
+        ("Medeier", k.medeier),
+        ("Leasingtaker", k.leasingtaker),
+        ("Underenhet", eierskap.underenhet if eierskap else None),
+    ):
+        if enhet is not None:
+            card.parties.append(_party(role, enhet))
+    for plate in k.kjennemerker or ():
+        card.plates.append(
+            Plate(
+                kjennemerke=plate.kjennemerke or MISSING,
+                kategori=plate.kjennemerkekategori or "",
+                fra=(plate.fom_tidspunkt or "")[:10],
+                til=(plate.til_tidspunkt or "")[:10],
+            )
+        )
+    withheld = k.kjoretoy_id.unntatt_offentlighet if k.kjoretoy_id else None
+    if withheld:
+        card.withheld = ", ".join(_kode(w) or "" for w in withheld)
+    return card

@@ -1,0 +1,131 @@
+"""Server-side sessions: a random id in an HttpOnly cookie, the data in this process's memory.
+
+Why server-side: a logout or a timeout ends the session for real (a signed cookie would stay
+valid until it expires), and nothing about the person travels in the cookie. The cost is that
+sessions do not survive a restart and are not shared between processes — fine for a portal
+that runs beside one gateway; a shared store would replace :class:`SessionStore`.
+
+Timeouts: *idle* (no request for ``idle_timeout_s``) and *absolute* (``absolute_timeout_s``
+after login, however busy). A login always gets a fresh session id (no session fixation).
+Each session carries its CSRF synchronizer token (see :mod:`kjoretoyregister.portal.security`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+COOKIE_NAME = "kjr_portal"
+#: More live sessions than this and the oldest-idle are dropped (memory bound).
+MAX_SESSIONS = 10_000
+
+
+@dataclass(slots=True)
+class Person:
+    """The logged-in person: pseudonymised pid (never the fnr itself) and display name."""
+
+    pid_pseudonym: str
+    navn: str
+    acr: str
+
+
+@dataclass(slots=True)
+class PendingLogin:
+    """What the callback must match: OIDC ``state``, ``nonce`` and the PKCE verifier."""
+
+    state: str
+    nonce: str
+    code_verifier: str
+    redirect_uri: str
+    started: float
+
+
+@dataclass(slots=True)
+class PortalSession:
+    """One browser's session."""
+
+    sid: str
+    created: float
+    last_seen: float
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    person: Person | None = None
+    login: PendingLogin | None = None
+    org_id: str | None = None
+    notice: str | None = None  # one message shown on the next page (then cleared)
+
+    def pop_notice(self) -> str | None:
+        """The pending message, once."""
+        notice, self.notice = self.notice, None
+        return notice
+
+
+class SessionStore:
+    """Sessions by id with idle and absolute timeouts.
+
+    Args:
+        idle_timeout_s: a session unused this long is gone.
+        absolute_timeout_s: a session older than this is gone (counted from creation, and a
+            login creates a new session).
+        clock: monotonic-ish seconds; tests pass their own.
+    """
+
+    def __init__(
+        self,
+        *,
+        idle_timeout_s: float,
+        absolute_timeout_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.idle_timeout_s = idle_timeout_s
+        self.absolute_timeout_s = absolute_timeout_s
+        self._clock = clock
+        self._sessions: dict[str, PortalSession] = {}
+
+    def _expired(self, s: PortalSession, now: float) -> bool:
+        return now - s.last_seen > self.idle_timeout_s or now - s.created > self.absolute_timeout_s
+
+    def get(self, sid: str | None) -> tuple[PortalSession | None, bool]:
+        """The live session for ``sid`` (touched), and whether one existed but timed out."""
+        if not sid:
+            return None, False
+        session = self._sessions.get(sid)
+        if session is None:
+            return None, False
+        now = self._clock()
+        if self._expired(session, now):
+            del self._sessions[sid]
+            return None, True
+        session.last_seen = now
+        return session, False
+
+    def create(self) -> PortalSession:
+        """A new empty session with a fresh id and CSRF token."""
+        self._prune()
+        now = self._clock()
+        session = PortalSession(sid=secrets.token_urlsafe(32), created=now, last_seen=now)
+        self._sessions[session.sid] = session
+        return session
+
+    def rotate(self, old: PortalSession | None) -> PortalSession:
+        """Replace ``old`` by a new session (new id, new CSRF token, clock restarted)."""
+        if old is not None:
+            self._sessions.pop(old.sid, None)
+        return self.create()
+
+    def destroy(self, session: PortalSession) -> None:
+        """End a session (logout)."""
+        self._sessions.pop(session.sid, None)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def _prune(self) -> None:
+        now = self._clock()
+        for sid in [k for k, s in self._sessions.items() if self._expired(s, now)]:
+            del self._sessions[sid]
+        if len(self._sessions) >= MAX_SESSIONS:
+            oldest = sorted(self._sessions.values(), key=lambda s: s.last_seen)
+            for s in oldest[: len(self._sessions) - MAX_SESSIONS + 1]:
+                del self._sessions[s.sid]
