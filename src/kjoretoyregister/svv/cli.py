@@ -11,6 +11,7 @@ import typer
 
 from kjoretoyregister.cliutil import settings_or_exit
 from kjoretoyregister.svv.generate import DEFAULT_AS_OF, MAX_VEHICLES, generate
+from kjoretoyregister.svv.serve_cmd import serve
 
 app = typer.Typer(
     help="SVV (Autosys) simulator: generate a register and serve SVV's API.", no_args_is_help=True
@@ -76,3 +77,4 @@ def generate_command(
 
 
 # `svv serve` (owned by the simulator API) is mounted below.
+app.command("serve")(serve)

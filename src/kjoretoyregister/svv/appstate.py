@@ -1,0 +1,52 @@
+"""What every simulator route needs from its app: typed keys, register access, JSON answers.
+
+Register lookups are synchronous SQLite calls. With ``lookup_threads`` > 0 they run in a small
+thread pool: SQLite releases the GIL while it searches, so concurrent requests overlap and the
+event loop stays free to accept connections and answer cheap requests (auth failures, 404s).
+With ``lookup_threads = 0`` they run on the loop itself, which is marginally faster for one
+request at a time and simplest to debug. ``bench/svv_bulk.py`` measures both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+
+from kjoretoyregister.config import SvvSettings
+from kjoretoyregister.svv.auth import Users
+from kjoretoyregister.svv.faults import FaultSwitches
+from kjoretoyregister.svv.register import Register
+from kjoretoyregister.svv.sokquery import SokLimits
+
+T = TypeVar("T")
+
+REGISTER = web.AppKey("register", Register)
+SETTINGS = web.AppKey("settings", SvvSettings)
+USERS = web.AppKey("users", Users)
+SWITCHES = web.AppKey("switches", FaultSwitches)
+SOK_LIMITS = web.AppKey("sok_limits", SokLimits)
+RNG = web.AppKey("rng", random.Random)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+
+JSON = "application/json"
+
+
+async def lookup(app: web.Application, work: Callable[[Register], T]) -> T:
+    """Run ``work(register)`` in the lookup pool, or inline when there is none."""
+    register = app[REGISTER]
+    executor = app.get(EXECUTOR)
+    if executor is None:
+        return work(register)
+    return await asyncio.get_running_loop().run_in_executor(executor, work, register)
+
+
+def json_response(body: Any, *, status: int = 200) -> web.Response:
+    """An ``application/json`` answer; ``body`` may be ready-made JSON bytes."""
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    return web.Response(status=status, body=data, content_type=JSON)

@@ -1,0 +1,134 @@
+"""Kjøretøyoppslag v2.0 bulk routes: ``bulk/kjennemerke``, ``bulk/kuid``,
+``bulk/understellsnummer``.
+
+The answer is a JSON array of v2 ``KjoretoyResponse`` objects (svv-api.md §4.1, §11):
+
+- ``bulk/kjennemerke`` and ``bulk/kuid``: exactly one element per requested item, in request
+  order, so a client can pair them by index (duplicates are answered twice);
+- ``bulk/understellsnummer/{vin}``: one element per vehicle with that VIN (a VIN can be shared),
+  or one element with a responskode if there is none.
+
+A vehicle found is ``{"kjoretoy": {…}, "responskoder": []}``; the register has already left out
+the parts withheld by ``unntattOffentlighet``. A miss (unknown, or not valid at the ``dtg``) is
+``{"responskoder": [{"kode": "KJENNEMERKE_UKJENT", …}]}`` (``KUID_UKJENT``,
+``UNDERSTELLSNUMMER_UKJENT``); a wholly withheld vehicle is ``OPPLYSNINGER_UTILGJENGELIG``,
+the code sisdinky gives for CU11300/CU11301.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kjoretoyregister.svv.appstate import SETTINGS, SWITCHES, json_response, lookup
+from kjoretoyregister.svv.errors import BadRequest, UnsupportedMediaType
+from kjoretoyregister.svv.register import Register, VehicleResult
+from kjoretoyregister.svv.validation import (
+    MAX_IDENTIFIER_LENGTH,
+    InvalidDtg,
+    parse_bulk_body,
+    parse_optional_dtg,
+)
+
+KJENNEMERKE_UKJENT = {
+    "kode": "KJENNEMERKE_UKJENT",
+    "beskrivelse": "Fant ikke kjøretøy med oppgitt kjennemerke",
+}
+KUID_UKJENT = {"kode": "KUID_UKJENT", "beskrivelse": "Fant ikke kjøretøy med oppgitt kuid"}
+UNDERSTELLSNUMMER_UKJENT = {
+    "kode": "UNDERSTELLSNUMMER_UKJENT",
+    "beskrivelse": "Fant ikke kjøretøy med oppgitt understellsnummer",
+}
+OPPLYSNINGER_UTILGJENGELIG = {
+    "kode": "OPPLYSNINGER_UTILGJENGELIG",
+    "beskrivelse": "Opplysningene om kjøretøyet er ikke tilgjengelige",
+}
+
+
+def kjoretoy_response(result: VehicleResult) -> dict[str, Any]:
+    """One ``KjoretoyResponse`` for a vehicle found (or withheld)."""
+    if result.hidden:
+        return {"responskoder": [OPPLYSNINGER_UTILGJENGELIG]}
+    return {"kjoretoy": result.kjoretoy, "responskoder": []}
+
+
+def one_per_item(results: Sequence[list[VehicleResult]], miss: dict[str, str]) -> bytes:
+    """Render ``many_by_*`` results, one element per requested item, as JSON bytes.
+
+    A plate or kuid names at most one vehicle at a time; should the register ever return more,
+    the first is used so that answers still pair with requests by index.
+    """
+    body = [kjoretoy_response(found[0]) if found else {"responskoder": [miss]} for found in results]
+    return orjson.dumps(body)
+
+
+async def read_json_body(request: web.Request) -> bytes:
+    """The raw body of a JSON request (415 for another declared type, 413 when too large)."""
+    content_type = request.headers.get("Content-Type", "")
+    mime = content_type.split(";", 1)[0].strip().lower()
+    if mime != "application/json" and not mime.endswith("+json"):
+        shown = mime or "(ingen)"
+        raise UnsupportedMediaType(f"Content-Type må være application/json, var {shown[:60]}")
+    # aiohttp raises HTTPRequestEntityTooLarge beyond client_max_size (= max_body_bytes).
+    return await request.read()
+
+
+async def bulk_kjennemerke(request: web.Request) -> web.Response:
+    """POST ``bulk/kjennemerke``: ``[{"kjennemerke": "CU11297", "dtg": "…"}]``."""
+    request.app[SWITCHES].check_quota()
+    items = parse_bulk_body(
+        await read_json_body(request),
+        "kjennemerke",
+        max_items=request.app[SETTINGS].max_bulk_items,
+    )
+
+    def work(register: Register) -> bytes:
+        return one_per_item(register.many_by_kjennemerke(items), KJENNEMERKE_UKJENT)
+
+    return json_response(await lookup(request.app, work))
+
+
+async def bulk_kuid(request: web.Request) -> web.Response:
+    """POST ``bulk/kuid``: ``[{"kuid": "3378119709", "dtg": "…"}]``."""
+    request.app[SWITCHES].check_quota()
+    items = parse_bulk_body(
+        await read_json_body(request), "kuid", max_items=request.app[SETTINGS].max_bulk_items
+    )
+
+    def work(register: Register) -> bytes:
+        return one_per_item(register.many_by_kuid(items), KUID_UKJENT)
+
+    return json_response(await lookup(request.app, work))
+
+
+async def bulk_understellsnummer(request: web.Request) -> web.Response:
+    """GET ``bulk/understellsnummer/{understellsnummer}[?dtg=…]``: every vehicle with the VIN."""
+    request.app[SWITCHES].check_quota()
+    vin = request.match_info.get("understellsnummer", "").strip().upper()
+    if not vin:
+        raise BadRequest("understellsnummer mangler i adressen (…/bulk/understellsnummer/{vin})")
+    if len(vin) > MAX_IDENTIFIER_LENGTH:
+        raise BadRequest(f"understellsnummer er for langt (maks {MAX_IDENTIFIER_LENGTH} tegn)")
+    unknown = sorted(set(request.query) - {"dtg"})
+    if unknown:
+        raise BadRequest(f"Ukjent parameter: {', '.join(unknown)[:100]} (bare 'dtg' er tillatt)")
+    dtg_values = request.query.getall("dtg", [])
+    if len(dtg_values) > 1:
+        raise BadRequest("dtg er oppgitt flere ganger")
+    try:
+        dtg: datetime | None = parse_optional_dtg(dtg_values[0] if dtg_values else None)
+    except InvalidDtg as exc:
+        raise BadRequest(str(exc)) from None
+
+    def work(register: Register) -> bytes:
+        found = register.by_understellsnummer(vin, dtg)
+        body = [kjoretoy_response(r) for r in found] or [
+            {"responskoder": [UNDERSTELLSNUMMER_UKJENT]}
+        ]
+        return orjson.dumps(body)
+
+    return json_response(await lookup(request.app, work))

@@ -1,0 +1,103 @@
+"""``kjoretoyregister svv serve``: run the simulator's HTTP API on a register file.
+
+Flags win over ``KJR_SVV__*`` settings. ``--user`` replaces the configured users when given.
+Without any user the command refuses to start: an open simulator would teach clients to skip
+authentication, and a generated password would end up in terminal scroll-back and logs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from kjoretoyregister.cliutil import settings_or_exit
+from kjoretoyregister.svv.auth import Users, UserSpecError
+from kjoretoyregister.svv.register import RegisterError
+from kjoretoyregister.svv.server import BASE_PATH, run
+
+
+def serve(
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Register file made by `svv generate` (KJR_SVV__DATA)."),
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="TCP port (default 8081).")] = None,
+    user: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--user",
+            help="Basic-auth user NAME:PASSWORD[:ROLE,ROLE] (repeatable). Roles: KJORETOYOPPSLAG "
+            "(bulk), KJORETOYSOK (sok), SIMULATOR (/_sim switches); none listed = all.",
+        ),
+    ] = None,
+    max_bulk_items: Annotated[
+        int | None,
+        typer.Option("--max-bulk-items", help="Most items in one bulk request (400 above)."),
+    ] = None,
+    max_antall: Annotated[
+        int | None, typer.Option("--max-antall", help="Largest sok page (antall).")
+    ] = None,
+    lookup_threads: Annotated[
+        int | None,
+        typer.Option(
+            "--lookup-threads", help="Threads for register lookups (0 = on the event loop)."
+        ),
+    ] = None,
+    latency_ms: Annotated[
+        float | None,
+        typer.Option("--latency-ms", help="Added latency per request, in milliseconds."),
+    ] = None,
+    fault_rate: Annotated[
+        float | None, typer.Option("--fault-rate", help="Share of requests answered 500 (0-1).")
+    ] = None,
+    outage: Annotated[
+        bool | None,
+        typer.Option("--outage/--no-outage", help="Start in outage mode (503 for everything)."),
+    ] = None,
+    quota_exceeded: Annotated[
+        bool | None,
+        typer.Option(
+            "--quota-exceeded/--no-quota-exceeded", help="Answer bulk requests 422 + Retry-After."
+        ),
+    ] = None,
+) -> None:
+    """Serve SVV's bulk (Kjøretøyoppslag) and search (Kjøretøysøk) API from a register file."""
+    flags: dict[str, Any] = {
+        "data": data,
+        "host": host,
+        "port": port,
+        "users": user or None,
+        "max_bulk_items": max_bulk_items,
+        "max_antall": max_antall,
+        "lookup_threads": lookup_threads,
+        "latency_ms": latency_ms,
+        "fault_rate": fault_rate,
+        "outage": outage,
+        "quota_exceeded": quota_exceeded,
+    }
+    settings = settings_or_exit(svv={k: v for k, v in flags.items() if v is not None})
+    svv = settings.svv
+    if not svv.users:
+        typer.echo(
+            "No users configured: give --user NAME:PASSWORD (repeatable) or set "
+            "KJR_SVV__USERS='[\"NAME:PASSWORD\"]'. Refusing to start an open simulator.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        users = Users.from_specs(u.get_secret_value() for u in svv.users)
+    except UserSpecError as exc:
+        typer.echo(f"Bad --user / KJR_SVV__USERS entry: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if svv.data is None:
+        typer.echo("No register file: give --data FILE (make one with `svv generate`).", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"Users: {', '.join(users.names)}; base path {BASE_PATH}", err=True)
+    try:
+        run(svv, print_fn=lambda line: typer.echo(line, err=True))
+    except RegisterError as exc:
+        typer.echo(f"Cannot open register {svv.data}: {exc}", err=True)
+        raise typer.Exit(2) from None
