@@ -210,6 +210,9 @@ def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
     if mark is None:  # an unexpected driver: let SQLAlchemy do it
         conn.execute(insert(table), rows)
         return
+    if conn.dialect.name == "postgresql":
+        _copy(conn, table, columns, rows)
+        return
     sqlite = conn.dialect.name == "sqlite"
     values = [
         tuple(
@@ -223,6 +226,18 @@ def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
         f"VALUES ({', '.join([mark] * len(columns))})"
     )
     conn.exec_driver_sql(sql, values)
+
+
+def _copy(conn: Connection, table: Table, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    # COPY sends all rows in one stream: psycopg's pipelined executemany still costs a Python
+    # round of ~0.1 ms per row, which made PostgreSQL batches three times slower than SQLite's.
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+    finally:
+        cursor.close()
 
 
 def _sqlite_time(value: datetime) -> str:
