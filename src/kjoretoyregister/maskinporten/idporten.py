@@ -287,8 +287,10 @@ def _error_page(message: str, status: int = 400) -> web.Response:
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
+    # No form-action: browsers apply it to the redirect after the picker's POST, and that
+    # redirect goes to the client's (other-origin) redirect_uri.
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }

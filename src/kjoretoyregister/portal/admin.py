@@ -13,6 +13,7 @@ import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -335,6 +336,32 @@ def _filters(form: MultiDictProxy[Any], org_id: str) -> tuple[query.Filters, dic
     return filters, values
 
 
+OUTCOME_LABELS = {
+    "found": "funnet",
+    "not_found": "ikke funnet",
+    "hidden": "skjermet",
+    "error": "feil",
+}
+
+
+def _items(entry: dict[str, Any]) -> list[dict[str, str]]:
+    """Items for display: a search query as «navn: KARI NORDMANN», outcomes in Norwegian."""
+    out = []
+    for item in entry.get("items") or []:
+        identifier = str(item.get("identifier") or "")
+        if str(item.get("identifier_type", "")).startswith("sok/"):
+            pairs = parse_qsl(identifier)
+            identifier = ", ".join(f"{k}: {v}" for k, v in pairs if k not in ("fra", "antall"))
+        out.append(
+            {
+                "identifier": identifier,
+                "outcome": OUTCOME_LABELS.get(str(item.get("outcome")), str(item.get("outcome"))),
+                "dtg": str(item.get("dtg") or ""),
+            }
+        )
+    return out
+
+
 def _who(entry: dict[str, Any], integrations: dict[str, str], people: dict[str, str]) -> str:
     if entry.get("integrasjon_id") == PORTAL_INTEGRATION:
         key = str(entry.get("client_id") or "").removeprefix(PERSON_PREFIX)
@@ -423,7 +450,7 @@ async def audit_log(request: web.Request) -> web.Response:
             "tid": _local(e["time"]),
             "hvem": _who(e, integrations, people),
             "tjeneste": str(e.get("endpoint") or "").rsplit("v2.0/", 1)[-1],
-            "items": e.get("items") or [],
+            "items": _items(e),
             "formaal": e.get("purpose") or "",
             "saksreferanse": e.get("case_reference") or "",
             "status": e.get("http_status"),
@@ -557,7 +584,7 @@ async def innsyn(request: web.Request) -> web.Response:
             "formaal": r.get("purpose") or "",
             "saksreferanse": r.get("case_reference") or "",
             "rolle": "spurt etter" if r.get("role") == "requested" else "i svaret",
-            "utfall": r.get("outcome") or "",
+            "utfall": OUTCOME_LABELS.get(str(r.get("outcome")), str(r.get("outcome") or "")),
         }
         for r in found
         if r.get("fiks_org_id") == org_id
