@@ -103,6 +103,8 @@ def _parse_models() -> tuple[Model, ...]:
                 years = (int(m.group(5)), int(m.group(6))) if m.group(5) else None
                 ccm = int(m.group(4)) if m.group(4) else None
                 engines.append(Engine(m.group(1), int(m.group(2)), m.group(3), ccm, years))
+        if len(f[3]) != 3 or any(c not in VIN_ALPHABET for c in f[3]):
+            raise ValueError(f"bad WMI {f[3]!r} in {f[7]}")
         first, last = (int(y) for y in f[9].split("-"))
         length, width, height = (int(x) for x in f[13].split(","))
         tow_braked, tow_unbraked = (int(x) for x in f[16].split(","))

@@ -85,6 +85,10 @@ class Plan:
     persons: int
     orgs: int
     as_of: int
+    # Chunk sizes are part of the plan: plate slices depend on the number of chunks, so the
+    # data depend on them (they are fixed; tests shrink them to exercise the pool cheaply).
+    vehicle_chunk: int = VEHICLE_CHUNK
+    kunde_chunk: int = KUNDE_CHUNK
 
     @classmethod
     def make(cls, vehicles: int, seed: int, as_of: datetime) -> Plan:
@@ -94,15 +98,15 @@ class Plan:
 
     @property
     def fleet(self) -> FleetPlan:
-        chunks = max(1, -(-self.vehicles // VEHICLE_CHUNK))
+        chunks = max(1, -(-self.vehicles // self.vehicle_chunk))
         return FleetPlan(self.seed, self.vehicles, self.persons, self.orgs, self.as_of, chunks)
 
     def tasks(self) -> Iterator[tuple[str, int, int, int]]:
         """(kind, chunk, first index, count) in insertion order."""
         for kind, total, size in (
-            ("personer", self.persons, KUNDE_CHUNK),
-            ("organisasjoner", self.orgs, KUNDE_CHUNK),
-            ("kjoretoy", self.vehicles, VEHICLE_CHUNK),
+            ("personer", self.persons, self.kunde_chunk),
+            ("organisasjoner", self.orgs, self.kunde_chunk),
+            ("kjoretoy", self.vehicles, self.vehicle_chunk),
         ):
             for chunk, start in enumerate(range(0, total, size)):
                 yield kind, chunk, start, min(size, total - start)
@@ -201,7 +205,7 @@ def generate(
         conn.execute("BEGIN")
         _write_lookup_tables(conn)
         with _Progress(progress, plan) as bar:
-            for kind, result in _results(plan, workers):
+            for kind, result in results(plan, workers):
                 _insert(conn, kind, result)
                 count = len(result.kjoretoy) if isinstance(result, FleetRows) else len(result)
                 bar.advance(kind, count)
@@ -250,7 +254,7 @@ def _writer_pragmas(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA {pragma}")
 
 
-def _results(plan: Plan, workers: int) -> Iterator[tuple[str, Any]]:
+def results(plan: Plan, workers: int) -> Iterator[tuple[str, Any]]:
     """Chunk results in task order; with workers, at most a few chunks ahead (bounded memory)."""
     tasks = list(plan.tasks())
     if workers <= 0:
@@ -333,6 +337,8 @@ def _sisdinky_fodselsnummer(person: sisdinky.SisPerson, used: set[str]) -> str:
     birth = person.fodselsdato
     first = 900 if 1940 <= birth.year <= 1999 else 500 if birth.year >= 2000 else 0
     for individnummer in range(first, first + 10):
+        if person.kjonn is not None and (individnummer % 2 == 1) != (person.kjonn == "M"):
+            continue
         number = make_fodselsnummer(birth, individnummer)
         if number is not None and number not in used:
             used.add(number)

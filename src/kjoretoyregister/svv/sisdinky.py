@@ -48,6 +48,7 @@ class SisPerson:
     fodselsnummer: str | None = None
     mellomnavn: str | None = None
     svalbard: bool = False
+    kjonn: str | None = None  # "M"/"K" where the name says so; the third individual digit
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +144,26 @@ PERSONS: tuple[SisPerson, ...] = (
         fodselsnummer="63888700414",
     ),
     SisPerson(
-        "kroken", "HELGE", "KROKEN", date(1960, 9, 12), "9170", "Sjøveien", 5 << 3, svalbard=True
+        "kroken",
+        "HELGE",
+        "KROKEN",
+        date(1960, 9, 12),
+        "9170",
+        "Sjøveien",
+        5 << 3,
+        svalbard=True,
+        kjonn="M",
     ),
     SisPerson(
-        "berger", "JARLE", "BERGER", date(1962, 3, 3), "9170", "Sjøveien", 5 << 3, svalbard=True
+        "berger",
+        "JARLE",
+        "BERGER",
+        date(1962, 3, 3),
+        "9170",
+        "Sjøveien",
+        5 << 3,
+        svalbard=True,
+        kjonn="M",
     ),
     # Earlier owners and the riders of the mopeds and motorcycles (names in the same style).
     SisPerson("elg", "VENNLIG", "ELG", date(1975, 1, 28), "1706", "Granveien", 11 << 3),
