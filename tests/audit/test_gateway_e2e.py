@@ -1,0 +1,114 @@
+"""The real gateway with the durable sink: every 200 is in the audit log before it is sent,
+a store that cannot commit gives 503 without vehicle data, and the owner can find the lookup
+through innsyn. Audit database on both backends (Konfigurasjon stays on the stack's SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import Engine, text
+
+from kjoretoyregister.audit import query
+from kjoretoyregister.audit.pseudonyms import Pseudonymizer
+from kjoretoyregister.audit.verify import verify
+from kjoretoyregister.audit.writer import DurableAuditSink
+from stack import CaptureUpstream, ensure_register, start_stack
+
+
+@pytest.fixture(scope="module")
+def register_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ensure_register(tmp_path_factory.mktemp("register") / "register.sqlite")
+
+
+@pytest.fixture
+async def sink(engine: Engine, pz: Pseudonymizer) -> AsyncIterator[DurableAuditSink]:
+    async with DurableAuditSink(engine, pz) as s:
+        yield s
+
+
+def _owner_fnr(body: bytes) -> str | None:
+    for element in orjson.loads(body):
+        eier = (element.get("kjoretoy") or {}).get("eierskap", {}).get("eier") or {}
+        fnr = (eier.get("person") or {}).get("fodselsnummer")
+        if fnr:
+            return str(fnr)
+    return None
+
+
+def _break(engine: Engine, broken: bool) -> None:
+    old, new = ("audit_chain_head", "audit_chain_head_x")[:: 1 if broken else -1]
+    with engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+
+async def test_answers_are_audited_first_and_fail_closed(
+    tmp_path: Path,
+    register_path: Path,
+    engine: Engine,
+    pz: Pseudonymizer,
+    sink: DurableAuditSink,
+) -> None:
+    async with start_stack(tmp_path / "s", register_path=register_path, audit_sink=sink) as st:
+        assert st.register is not None
+        plates = st.register.sample_kjennemerker(20, seed=5)
+        token = await st.token()
+        headers = st.headers(
+            token, **{"X-Fiks-Formaal": "parkeringsgebyr", "X-Fiks-Saksreferanse": "2026/77"}
+        )
+        body = orjson.dumps([{"kjennemerke": p} for p in plates])
+        async with st.http.post(st.api("bulk/kjennemerke"), data=body, headers=headers) as resp:
+            assert resp.status == 200
+            answer = await resp.read()
+        entries = list(query.search(engine, pz, query.Filters(kind="lookup"), actor="t"))
+        assert len(entries) == 1
+        (entry,) = entries
+        assert entry["fiks_org_id"] == st.fiks_org_id and entry["http_status"] == 200
+        assert entry["purpose"] == "parkeringsgebyr" and entry["case_reference"] == "2026/77"
+        assert [i["identifier"] for i in entry["items"]] == plates
+
+        owner = _owner_fnr(answer)
+        if owner is not None:  # the sample's first owned vehicle: innsyn finds the lookup
+            rows = query.innsyn(engine, pz, "fodselsnummer", owner, actor="t")
+            assert {(r["fiks_org_id"], r["role"]) for r in rows} == {(st.fiks_org_id, "returned")}
+
+        await _to_thread(_break, engine, True)
+        async with st.http.post(st.api("bulk/kjennemerke"), data=body, headers=headers) as resp:
+            assert resp.status == 503
+            refused = await resp.read()
+        assert b'"kjoretoy":' not in refused and plates[0].encode() not in refused
+        await _to_thread(_break, engine, False)
+        async with st.http.post(st.api("bulk/kjennemerke"), data=body, headers=headers) as resp:
+            assert resp.status == 200
+    assert verify(engine).ok
+    with engine.connect() as conn:
+        statuses = conn.execute(
+            text("SELECT http_status FROM audit_entry WHERE kind = 'lookup' ORDER BY seq")
+        ).all()
+    assert [s[0] for s in statuses] == [200, 200]  # the refused request left no record
+
+
+async def test_malformed_upstream_body_is_audited_as_error(
+    tmp_path: Path, engine: Engine, pz: Pseudonymizer, sink: DurableAuditSink
+) -> None:
+    upstream = CaptureUpstream(body=b"<html>not json</html>")
+    async with start_stack(tmp_path / "s", upstream=upstream.app(), audit_sink=sink) as st:
+        token = await st.token()
+        body = orjson.dumps([{"kjennemerke": "CU11297"}, {"kjennemerke": "AB12345"}])
+        async with st.http.post(
+            st.api("bulk/kjennemerke"), data=body, headers=st.headers(token)
+        ) as resp:
+            await resp.read()
+    (entry,) = query.search(engine, pz, query.Filters(kind="lookup"), actor="t")
+    assert [(i["identifier"], i["outcome"]) for i in entry["items"]] == [
+        ("CU11297", "error"),
+        ("AB12345", "error"),
+    ]
+
+
+async def _to_thread(fn: object, *args: object) -> None:
+    import asyncio
+
+    await asyncio.to_thread(fn, *args)  # type: ignore[arg-type]
