@@ -12,7 +12,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import Engine, text
 
 from kjoretoyregister.audit.admin_api import (
+    AUDIT_ADMIN_PREFIX,
     AdminPrincipal,
+    admin_audit_app_from_settings,
     create_admin_audit_app,
     tokens_from_settings,
 )
@@ -135,3 +137,19 @@ def test_tokens_from_settings() -> None:
     tokens = tokens_from_settings(settings)
     assert tokens[TOKEN_ROOT] == AdminPrincipal("alice", None)
     assert tokens[TOKEN_A] == AdminPrincipal("kari", frozenset({ORG_A}))
+
+
+async def test_from_settings_mounts_on_the_configured_store(
+    engine: Engine, pz: Pseudonymizer, event: EventFactory, cli_env: str
+) -> None:
+    """What the gateway mounts: the database and secret from settings, org tokens from audit."""
+    await _fill(engine, pz, event, 1)
+    settings = load_settings(audit={"org_admin_tokens": [f"{ORG_A}:kari:{TOKEN_A}"]})
+    outer = web.Application()
+    outer.add_subapp(AUDIT_ADMIN_PREFIX, admin_audit_app_from_settings(settings))
+    async with TestClient(TestServer(outer)) as client:
+        resp = await client.get(
+            f"{AUDIT_ADMIN_PREFIX}/{ORG_A}/entries", headers={"Authorization": f"Bearer {TOKEN_A}"}
+        )
+        assert resp.status == 200
+        assert len((await resp.json())["entries"]) == 1

@@ -255,3 +255,28 @@ async def _chunks(rows: Iterator[dict[str, Any]], first: bytes) -> AsyncIterator
     while chunk:
         yield chunk
         chunk = await asyncio.to_thread(_next_page, rows)
+
+
+#: Where the gateway (or the admin server) mounts this sub-application.
+AUDIT_ADMIN_PREFIX = "/admin/audit"
+
+
+def admin_audit_app_from_settings(settings: Settings) -> web.Application:
+    """The sub-application on ``settings.effective_database_url`` with the configured tokens.
+
+    Owns its engine (disposed on the app's cleanup). Mount it with
+    ``create_app(..., mounts={AUDIT_ADMIN_PREFIX: admin_audit_app_from_settings(settings)})``.
+    """
+    from kjoretoyregister.audit.pseudonyms import pseudonymizer_from_settings
+    from kjoretoyregister.store.db import make_engine
+
+    engine = make_engine(settings.effective_database_url)
+    app = create_admin_audit_app(
+        engine, pseudonymizer_from_settings(settings), tokens_from_settings(settings)
+    )
+
+    async def _dispose(_: web.Application) -> None:
+        engine.dispose()
+
+    app.on_cleanup.append(_dispose)
+    return app
