@@ -185,7 +185,6 @@ class TestChunking:
         with pytest.raises(ProtocolError):
             await client.oppslag_kjennemerke(["AA1", "AA2"])
 
-
     async def test_failing_chunk_raises_our_error(self) -> None:
         """An error in one of several chunks surfaces as our exception, not an ExceptionGroup."""
         body = {"svvguid": "g-9", "status": 500, "feilmelding": "feil"}

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from kjoretoyregister.client._paging import iter_pages
 from kjoretoyregister.client._params import BulkItem, Dtg, bulk_items, chunks, format_dtg, query
@@ -54,6 +54,7 @@ FORMAAL_HEADER = "X-Fiks-Formaal"
 SAKSREFERANSE_HEADER = "X-Fiks-Saksreferanse"
 
 T = TypeVar("T")
+_RESPONSE_LIST = TypeAdapter(list[KjoretoyResponse])
 SokPage = TypeVar("SokPage", KjoretoysokResponse, KundeSokResponse)
 Eiertype = Literal["PERSON", "ORGANISASJON", "BEGGE"]
 
@@ -552,24 +553,15 @@ def _eiernavn_params(
     }
 
 
-def _json(raw: RawResponse) -> Any:
-    try:
-        return orjson.loads(raw.body)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(f"answer {raw.status} is not JSON") from exc
-
-
 def parse_list(raw: RawResponse) -> list[KjoretoyResponse]:
     """Parse a bulk answer (JSON array of ``KjoretoyResponse``; 204/empty = none)."""
     if raw.status == 204 or not raw.body:
         return []
-    data = _json(raw)
-    if not isinstance(data, list):
-        raise ProtocolError("expected a JSON array of KjoretoyResponse")
     try:
-        return [KjoretoyResponse.model_validate(item) for item in data]
+        # Straight from bytes: about twice as fast as orjson.loads + model_validate.
+        return _RESPONSE_LIST.validate_json(raw.body)
     except ValidationError as exc:
-        raise ProtocolError(f"unexpected KjoretoyResponse: {exc}") from exc
+        raise ProtocolError(f"expected a JSON array of KjoretoyResponse: {exc}") from exc
 
 
 def parse_page(raw: RawResponse, model: type[SokPage]) -> SokPage:
@@ -578,6 +570,6 @@ def parse_page(raw: RawResponse, model: type[SokPage]) -> SokPage:
         # 204 = «Ingen kjøretøy funnet»: an empty page, not an error.
         return model.model_validate({"antallITreffliste": 0, "antallTreffTotalt": 0})
     try:
-        return model.model_validate(_json(raw))
+        return model.model_validate_json(raw.body)
     except ValidationError as exc:
         raise ProtocolError(f"unexpected {model.__name__}: {exc}") from exc

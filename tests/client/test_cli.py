@@ -1,0 +1,123 @@
+"""``kjoretoyregister oppslag``/``sok`` via typer's CliRunner against the running stack.
+
+The CLI runs its own event loop (``asyncio.run``), so each invocation runs in a worker thread
+while the stack keeps serving on the test's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from client.helpers import write_profile
+from kjoretoyregister.cli import app
+from stack import Stack
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+runner = CliRunner()
+
+
+async def _invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = await asyncio.to_thread(runner.invoke, app, list(args), env=env)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+class TestOppslag:
+    async def test_card(self, stack: Stack, profile_path: Path) -> None:
+        """The default output is a readable card with identity, make, status and roles."""
+        code, out, err = await _invoke(
+            "oppslag", "kjennemerke", "CU11297", "--profile", str(profile_path)
+        )
+        assert code == 0, err
+        for text in ("CU 11297", "SISDINKY45727043", "BMW", "MØLLER BIL AS", "986130861"):
+            assert text in out
+        assert "Leasingtaker" in out and "Eier" in out and "Neste EU-kontroll" in out
+
+    async def test_json_is_svvs_body_unchanged(self, stack: Stack, profile_path: Path) -> None:
+        """--json prints the gateway's (= SVV's) body bytes as received."""
+        code, out, err = await _invoke(
+            "oppslag", "kjennemerke", "CU11297", "--json", "--profile", str(profile_path)
+        )
+        assert code == 0, err
+        async with stack.http.post(
+            stack.api("bulk/kjennemerke"),
+            data=orjson.dumps([{"kjennemerke": "CU11297"}]),
+            headers=stack.headers(await stack.token(), **{"Content-Type": "application/json"}),
+        ) as resp:
+            direct = await resp.read()
+        assert out.encode().rstrip(b"\n") == direct
+        assert orjson.loads(out)[0]["kjoretoy"]["kjoretoyId"]["kjennemerke"] == "CU 11297"
+
+    async def test_profile_from_environment(self, stack: Stack, profile_path: Path) -> None:
+        """KJR_PROFILE names the profile when --profile is not given (read via settings)."""
+        code, out, err = await _invoke(
+            "oppslag", "understellsnummer", "SISDINKY45727043",
+            env={"KJR_PROFILE": str(profile_path)},
+        )  # fmt: skip
+        assert code == 0, err
+        assert "CU 11297" in out
+
+    async def test_miss_and_kuid(self, stack: Stack, profile_path: Path) -> None:
+        """An unknown plate shows its code; kuid lookups work too."""
+        code, out, _ = await _invoke(
+            "oppslag", "kjennemerke", "ZZ99999", "--profile", str(profile_path)
+        )
+        assert code == 0 and "KJENNEMERKE_UKJENT" in out
+        code, out, _ = await _invoke(
+            "oppslag", "kuid", "0000000000", "--profile", str(profile_path)
+        )
+        assert code == 0 and "KUID_UKJENT" in out
+
+    async def test_fiks_error_exits_1_with_error_id(self, stack: Stack, tmp_path: Path) -> None:
+        """A refused request prints the Fiks errorId on stderr and exits 1."""
+        path = write_profile(stack, tmp_path / "bad")
+        data = orjson.loads(path.read_bytes())
+        data["integrasjon_passord"] = "feil"
+        path.write_bytes(orjson.dumps(data))
+        code, _, err = await _invoke("oppslag", "kjennemerke", "CU11297", "--profile", str(path))
+        assert code == 1
+        assert "errorId" in err and "401" in err
+
+    async def test_svv_error_exits_1_with_svvguid(self, faults: Stack, profile_path: Path) -> None:
+        """An SVV outage prints the svvguid and exits 1."""
+        await faults.sim_faults(outage=True)
+        code, _, err = await _invoke(
+            "oppslag", "kjennemerke", "CU11297", "--profile", str(profile_path)
+        )
+        assert code == 1 and "svvguid" in err
+
+    async def test_missing_profile_exits_2(self, tmp_path: Path) -> None:  # no stack needed
+        """No profile → a clear message and exit 2, no traceback."""
+        code, _, err = await _invoke("oppslag", "kjennemerke", "CU11297")
+        assert code == 2 and "KJR_PROFILE" in err
+        code, _, err = await _invoke(
+            "oppslag", "kjennemerke", "CU11297", "--profile", str(tmp_path / "nope.json")
+        )
+        assert code == 2 and "cannot read profile" in err
+
+
+class TestSok:
+    async def test_eiernavn_all_pages(self, stack: Stack, profile_path: Path) -> None:
+        """sok eiernavn --all fetches every page and shows a table with the total."""
+        code, out, err = await _invoke(
+            "sok", "eiernavn", "MØLLER BIL AS", "--all", "--antall", "1",
+            "--profile", str(profile_path),
+        )  # fmt: skip
+        assert code == 0, err
+        assert "CU 11297" in out and "treff" in out
+
+    async def test_sok_json(self, stack: Stack, profile_path: Path) -> None:
+        """sok … --json prints SVV's KjoretoysokResponse body."""
+        code, out, err = await _invoke(
+            "sok", "organisasjonsnummer", "986130861", "--json", "--profile", str(profile_path)
+        )
+        assert code == 0, err
+        body = orjson.loads(out)
+        assert body["antallTreffTotalt"] >= 1 and body["kjoretoyresponser"]
