@@ -14,6 +14,7 @@ from kjoretoyregister.demo import app as demo_app
 from kjoretoyregister.gateway.cli import app as gateway_app
 from kjoretoyregister.konfig.cli import app as admin_app
 from kjoretoyregister.maskinporten.cli import app as maskinporten_app
+from kjoretoyregister.portal.cli import app as portal_app
 from kjoretoyregister.svv.cli import app as svv_app
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(oppslag_app, name="oppslag")
 app.add_typer(sok_app, name="sok")
 app.add_typer(admin_app, name="admin")
+app.add_typer(portal_app, name="portal")
 
 
 def _version(value: bool) -> None:
