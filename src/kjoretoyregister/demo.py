@@ -227,11 +227,14 @@ async def run(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Start everything, write the profile(s), print how to call it, wait for ``stop``/a signal."""
+    from kjoretoyregister.audit.pseudonyms import pseudonymizer_from_settings
     from kjoretoyregister.audit.writer import DurableAuditSink
     from kjoretoyregister.gateway.app import create_app as create_gateway
     from kjoretoyregister.konfig.admin_api import ADMIN_API_PREFIX, create_admin_app
     from kjoretoyregister.maskinporten.app import create_app as create_maskinporten
     from kjoretoyregister.maskinporten.state import MaskinportenState
+    from kjoretoyregister.portal import demo_seed as portal_demo
+    from kjoretoyregister.portal.app import PORTAL_PREFIX
     from kjoretoyregister.svv.register import Register
     from kjoretoyregister.svv.server import create_app as create_simulator
 
@@ -264,8 +267,14 @@ async def run(
         svv_port = await _serve(create_simulator(register, svv_settings), port(1), stack)
 
         mp_state = MaskinportenState.open(mp_dir)
+        portal_secret = portal_demo.new_client_secret()
         mp_port = await _serve(
-            create_maskinporten(mp_state, token_lifetime_s=settings.maskinporten.token_lifetime_s),
+            create_maskinporten(
+                mp_state,
+                token_lifetime_s=settings.maskinporten.token_lifetime_s,
+                idporten_clients=[portal_demo.idporten_client(settings.portal, portal_secret)],
+                idporten_persons=portal_demo.DEMO_PERSONS,
+            ),
             port(2),
             stack,
         )
@@ -276,6 +285,8 @@ async def run(
         sink = DurableAuditSink.from_settings(settings, migrate=True)
         await sink.start()
         stack.push_async_callback(sink.close)
+        pz = pseudonymizer_from_settings(settings)
+        await asyncio.to_thread(portal_demo.seed_roles, engine, pz, seeded.fiks_org_id)
         gw_settings = GatewaySettings.model_validate(
             {
                 **settings.gateway.model_dump(),
@@ -289,7 +300,18 @@ async def run(
             gw_settings,
             authorizer=Authorizer(factory),
             audit_sink=sink,
-            mounts={ADMIN_API_PREFIX: create_admin_app(factory, settings.konfig)},
+            mounts={
+                ADMIN_API_PREFIX: create_admin_app(factory, settings.konfig),
+                PORTAL_PREFIX: portal_demo.portal_app(
+                    settings.portal,
+                    mp_port=mp_port,
+                    client_secret=portal_secret,
+                    engine=engine,
+                    audit_sink=sink,
+                    pseudonymizer=pz,
+                    gateway=gw_settings,
+                ),
+            },
         )
         gateway_port = await _serve(gateway_app, port(0), stack)
 
@@ -302,11 +324,13 @@ async def run(
             key_path=key_path,
             database_url=database_url,
         )
+        profile["portal_url"] = portal_demo.portal_url(gateway_port)
         text = orjson.dumps(profile, option=orjson.OPT_INDENT_2) + b"\n"
         targets = _profile_targets(data_dir, profile_path)
         for target in targets:
             await asyncio.to_thread(_write_profile, target, text)
         sys.stdout.write(instructions(targets[-1], profile))
+        sys.stdout.write(portal_demo.instructions(profile["portal_url"]))
         sys.stdout.flush()
         log.info("demo_ready", gateway_port=gateway_port, mp_port=mp_port, svv_port=svv_port)
         await stop.wait()
