@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from aiohttp import web
 
+from kjoretoyregister.audit.admin_api import AUDIT_ADMIN_PREFIX, admin_audit_app_from_settings
 from kjoretoyregister.audit.events import AuditSink
 from kjoretoyregister.audit.sinks import NullAuditSink
 from kjoretoyregister.cliutil import settings_or_exit
@@ -56,8 +57,14 @@ def app_from_settings(
     else:
         log.warning("audit_disabled", hint="--audit none is for benchmarks only")
         sink, on_startup, on_cleanup = NullAuditSink(), [], []
+    # The org administrators' audit view (bearer tokens; see audit.admin_api).
+    mounts = {AUDIT_ADMIN_PREFIX: admin_audit_app_from_settings(settings)}
     application = create_app(
-        settings.gateway, authorizer=authorizer, audit_sink=sink, decision_cache_s=authz_cache_s
+        settings.gateway,
+        authorizer=authorizer,
+        audit_sink=sink,
+        decision_cache_s=authz_cache_s,
+        mounts=mounts,
     )
     application.on_startup.extend(on_startup)
     application.on_cleanup.extend(on_cleanup)
