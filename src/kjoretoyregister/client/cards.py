@@ -178,15 +178,13 @@ def vehicle_cards(answers: Iterable[KjoretoyResponse], requests: Iterable[str]) 
 def hit_table(hits: Iterable[KjoretoyResponse], *, title: str | None = None) -> Table:
     """A compact table of search hits: plate, VIN, make/model, status, owner, lessee."""
     table = Table(title=title, box=box.SIMPLE_HEAVY)
-    for column in (
-        "Kjennemerke",
-        "Understellsnummer",
-        "Merke/modell",
-        "Status",
-        "Eier",
-        "Leasingtaker",
-    ):
-        table.add_column(column)
+    # Identifiers never wrap (a broken plate or VIN is misread); names may.
+    table.add_column("Kjennemerke", no_wrap=True)
+    table.add_column("Understellsnummer", no_wrap=True)
+    table.add_column("Merke/modell")
+    table.add_column("Status", min_width=len("AVREGISTRERT"))
+    table.add_column("Eier")
+    table.add_column("Leasingtaker")
     for hit in hits:
         k = hit.kjoretoy
         if k is None:
