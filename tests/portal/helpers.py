@@ -26,6 +26,7 @@ import aiohttp
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from kjoretoyregister.audit.events import AuditSink
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.audit.writer import DurableAuditSink
 from kjoretoyregister.config import GatewaySettings, PortalSettings, SvvSettings
@@ -106,9 +107,18 @@ def seed_persons(factory: sessionmaker[Session], pz: Pseudonymizer, fiks_org_id:
 
 @asynccontextmanager
 async def start_portal_stack(
-    workdir: Path, *, register_path: Path, portal: dict[str, Any] | None = None
+    workdir: Path,
+    *,
+    register_path: Path,
+    portal: dict[str, Any] | None = None,
+    portal_sink: AuditSink | None = None,
 ) -> AsyncIterator[PortalStack]:
-    """Start simulator, Maskinporten (+ ID-porten), gateway + portal; stop all on exit."""
+    """Start simulator, Maskinporten (+ ID-porten), gateway + portal; stop all on exit.
+
+    Args:
+        portal: overrides of :class:`PortalSettings` fields (timeouts, cookie flags).
+        portal_sink: give the portal this audit sink instead of the durable one (faults).
+    """
     from kjoretoyregister.svv.register import Register
     from kjoretoyregister.svv.server import create_app as create_simulator
 
@@ -170,7 +180,7 @@ async def start_portal_stack(
         portal_app = create_portal_app(
             portal_settings,
             engine=engine,
-            audit_sink=sink,
+            audit_sink=portal_sink or sink,
             pseudonymizer=pz,
             gateway=gw_settings,
         )
