@@ -64,6 +64,19 @@ class TestOppslag:
         assert code == 0, err
         assert "CU 11297" in out
 
+    async def test_dtg_as_date_shows_the_owner_then(self, stack: Stack, profile_path: Path) -> None:
+        """--dtg 2020-01-01 (start of that day in Norway) shows that day's owner, not today's."""
+        code, now, err = await _invoke(
+            "oppslag", "kjennemerke", "CU11297", "--profile", str(profile_path)
+        )
+        assert code == 0, err
+        code, then, err = await _invoke(
+            "oppslag", "kjennemerke", "CU11297", "--dtg", "2020-01-01",
+            "--profile", str(profile_path),
+        )  # fmt: skip
+        assert code == 0, err
+        assert "MØLLER BIL AS" in now and "MØLLER BIL AS" not in then
+
     async def test_miss_and_kuid(self, stack: Stack, profile_path: Path) -> None:
         """An unknown plate shows its code; kuid lookups work too."""
         code, out, _ = await _invoke(

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 
 from kjoretoyregister.client._client import AsyncKjoretoyregisterClient, parse_list, parse_page
 from kjoretoyregister.client._paging import iter_pages
-from kjoretoyregister.client._params import bulk_items
+from kjoretoyregister.client._params import bulk_items, format_dtg
 from kjoretoyregister.client._transport import RawResponse
 from kjoretoyregister.client.cards import hit_table, kunde_table, vehicle_cards
 from kjoretoyregister.client.errors import (
@@ -32,6 +34,8 @@ from kjoretoyregister.client.errors import (
 from kjoretoyregister.client.models import KjoretoysokResponse, KundeSokResponse
 from kjoretoyregister.client.profile import ProfileError
 from kjoretoyregister.cliutil import settings_or_exit
+
+NORWAY = ZoneInfo("Europe/Oslo")
 
 oppslag_app = typer.Typer(
     help="Look vehicles up by kjennemerke, kuid or understellsnummer (SVV bulk oppslag).",
@@ -47,7 +51,9 @@ ProfileOption = typer.Option(
 )
 JsonOption = typer.Option(False, "--json", help="Print SVV's JSON body exactly as received.")
 DtgOption = typer.Option(
-    None, "--dtg", help="Look up as of this time, e.g. 2018-11-15T23:00:00+01:00 (default now)."
+    None,
+    "--dtg",
+    help="As of this time: 2018-11-15T23:00:00+01:00, or a date = its start in Norway.",
 )
 FraOption = typer.Option(None, "--fra", min=1, help="First row to return (1-based).")
 AntallOption = typer.Option(None, "--antall", min=1, help="Rows per page.")
@@ -105,6 +111,17 @@ def _run(
         raise typer.Exit(2) from None
 
 
+def _dtg(value: str | None) -> str | None:
+    """A bare date means the start of that day in Norway (what a case officer means by it)."""
+    if value is None or len(value) != len("2020-01-01"):
+        return value
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return value  # let the gateway explain what is wrong with it
+    return format_dtg(datetime(day.year, day.month, day.day, tzinfo=NORWAY))
+
+
 def _print_raw(raw: RawResponse) -> None:
     # Bytes unchanged (no re-encoding); a newline after it so the shell prompt starts clean.
     typer.echo(raw.body)
@@ -117,7 +134,7 @@ def _bulk(
     endpoint: str, key: str, ids: list[str], dtg: str | None, as_json: bool, profile: Path | None
 ) -> None:
     async def work(client: AsyncKjoretoyregisterClient) -> None:
-        raw = await client.request("POST", endpoint, json_body=bulk_items(key, ids, dtg))
+        raw = await client.request("POST", endpoint, json_body=bulk_items(key, ids, _dtg(dtg)))
         if as_json:
             _print_raw(raw)
             return
@@ -159,7 +176,7 @@ def oppslag_understellsnummer(
 
     async def work(client: AsyncKjoretoyregisterClient) -> None:
         endpoint = f"bulk/understellsnummer/{quote(understellsnummer, safe='')}"
-        raw = await client.request("GET", endpoint, params={"dtg": dtg})
+        raw = await client.request("GET", endpoint, params={"dtg": _dtg(dtg)})
         if as_json:
             _print_raw(raw)
             return
