@@ -12,6 +12,8 @@ Public API (everything in ``__all__``; the ``_modules`` are private)::
 Modules:
 
 - ``_client``: ``AsyncKjoretoyregisterClient`` (headers, token refresh on 401, chunking).
+- ``_tokens``: the ``TokenProvider`` protocol and ``provider_from_profile``.
+- ``_parsing``: answers into models (bulk arrays, search pages, 204 = empty).
 - ``_sync``: ``KjoretoyregisterClient``, the async client on a private event loop.
 - ``_transport``: the I/O seam (``Transport``, ``AiohttpTransport``, ``RawResponse``).
 - ``_params`` / ``_paging``: request shapes (dtg, bulk items, chunks) and page iteration.
@@ -26,10 +28,11 @@ Request path: client method → ``request`` (token, Fiks headers) → transport 
 models, or an error answer becomes ``FiksError``/``SvvError``.
 """
 
-from kjoretoyregister.client._client import AsyncKjoretoyregisterClient, TokenProvider
+from kjoretoyregister.client._client import AsyncKjoretoyregisterClient
 from kjoretoyregister.client._paging import iter_pages
 from kjoretoyregister.client._params import BulkItem, Dtg
 from kjoretoyregister.client._sync import KjoretoyregisterClient
+from kjoretoyregister.client._tokens import TokenProvider, provider_from_profile
 from kjoretoyregister.client._transport import AiohttpTransport, RawResponse, Transport
 from kjoretoyregister.client.errors import (
     FiksError,
@@ -78,4 +81,5 @@ __all__ = [
     "TransportError",
     "iter_pages",
     "load_profile",
+    "provider_from_profile",
 ]

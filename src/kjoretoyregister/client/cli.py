@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
-from kjoretoyregister.client._client import AsyncKjoretoyregisterClient, parse_list, parse_page
+from kjoretoyregister.client._client import AsyncKjoretoyregisterClient
 from kjoretoyregister.client._paging import iter_pages
 from kjoretoyregister.client._params import bulk_items, format_dtg
+from kjoretoyregister.client._parsing import parse_list, parse_page
 from kjoretoyregister.client._transport import RawResponse
 from kjoretoyregister.client.cards import hit_table, kunde_table, vehicle_cards
 from kjoretoyregister.client.errors import (
