@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self
 from urllib.parse import quote, urlencode
 
 import aiohttp
@@ -56,7 +56,6 @@ TOKEN_ERROR_CODE = "KJR-GW-TOKEN"  # noqa: S105
 FORMAAL_HEADER = "X-Fiks-Formaal"
 SAKSREFERANSE_HEADER = "X-Fiks-Saksreferanse"
 
-T = TypeVar("T")
 Eiertype = Literal["PERSON", "ORGANISASJON", "BEGGE"]
 
 
