@@ -122,6 +122,21 @@ class TestRequests:
         assert headers["X-Fiks-Saksreferanse"] == "2024/17"
         assert body == [{"kjennemerke": "CU11297"}]
 
+    async def test_with_purpose_per_case(self) -> None:
+        """with_purpose gives a per-case client; the original keeps its own headers."""
+        client, rec = _client(_echo_bulk, formaal="Generelt")
+        case = client.with_purpose("Parkeringsgebyr", "2024/99")
+        await case.oppslag_kjennemerke("AA1")
+        await client.oppslag_kjennemerke("AA1")
+        await client.with_purpose(None).oppslag_kjennemerke("AA1")
+        first, second, third = (c[2] for c in rec.calls)
+        assert (first["X-Fiks-Formaal"], first["X-Fiks-Saksreferanse"]) == (
+            "Parkeringsgebyr",
+            "2024/99",
+        )
+        assert second["X-Fiks-Formaal"] == "Generelt" and "X-Fiks-Saksreferanse" not in second
+        assert "X-Fiks-Formaal" not in third
+
     async def test_dtg_per_item_and_default(self) -> None:
         """A tz-aware dtg is sent with milliseconds and offset; per-item dtg wins."""
         client, rec = _client(_echo_bulk)
@@ -320,6 +335,23 @@ class TestSyncClient:
             answers = client.oppslag_kjennemerke(["A1", "X2", "A3"])
         assert [a.funnet for a in answers] == [True, False, True]
         assert len(rec.calls) == 2
+
+    def test_with_purpose_shares_the_loop(self) -> None:
+        """Closing a per-case copy leaves the original usable; it carries its own headers."""
+        rec = Recorder(_echo_bulk)
+        with KjoretoyregisterClient(
+            gateway_url="http://gw.test/kjoretoyregister/api",
+            fiks_org_id=ORG,
+            integrasjon_id=INTEGRASJON,
+            integrasjon_passord="p",
+            token_provider=Tokens(),
+            transport=rec,
+        ) as client:
+            with client.with_purpose("Sak", "1/2") as case:
+                case.oppslag_kjennemerke("A1")
+            client.oppslag_kjennemerke("A1")
+        assert rec.calls[0][2]["X-Fiks-Formaal"] == "Sak"
+        assert "X-Fiks-Formaal" not in rec.calls[1][2]
 
     def test_closed_client_refuses(self) -> None:
         """Using a closed client is a clear error, not a hang."""

@@ -11,6 +11,7 @@ in request order, one ``KjoretoyResponse`` per item, misses included.
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -119,6 +120,7 @@ class AsyncKjoretoyregisterClient:
             self._auth_headers[SAKSREFERANSE_HEADER] = saksreferanse
         self._tokens = token_provider
         self._transport: Transport = transport or AiohttpTransport(session, timeout_s=timeout_s)
+        self._owns_transport = True
         self._timeout_s = timeout_s
         self.max_bulk_items = max_bulk_items
         self.page_size = page_size
@@ -147,6 +149,31 @@ class AsyncKjoretoyregisterClient:
             **options,
         )
 
+    def with_purpose(self, formaal: str | None, saksreferanse: str | None = None) -> Self:
+        """
+        A client for one case: same connections, tokens and settings, other purpose headers.
+
+        The derived client shares this one's transport; close the original (not the copy)
+        when done.
+
+        Args:
+            formaal: purpose of the lookups (``X-Fiks-Formaal``); None = send none.
+            saksreferanse: the case they belong to (``X-Fiks-Saksreferanse``); None = none.
+        """
+        derived = copy.copy(self)
+        headers = {
+            k: v
+            for k, v in self._auth_headers.items()
+            if k not in (FORMAAL_HEADER, SAKSREFERANSE_HEADER)
+        }
+        if formaal is not None:
+            headers[FORMAAL_HEADER] = formaal
+        if saksreferanse is not None:
+            headers[SAKSREFERANSE_HEADER] = saksreferanse
+        derived._auth_headers = headers
+        derived._owns_transport = False
+        return derived
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -159,8 +186,9 @@ class AsyncKjoretoyregisterClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connections the client owns (not a borrowed session)."""
-        await self._transport.aclose()
+        """Close the connections the client owns (not a borrowed session, not a copy's)."""
+        if self._owns_transport:
+            await self._transport.aclose()
 
     # -- raw requests --------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ that already run an event loop of their own (notebooks), where ``asyncio.run`` w
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from datetime import date
@@ -61,6 +62,14 @@ class KjoretoyregisterClient:
         )
         self._thread.start()
         self._closed = False
+        self._owns_loop = True
+
+    def with_purpose(self, formaal: str | None, saksreferanse: str | None = None) -> Self:
+        """A client for one case sharing this one's loop and connections; see the async one."""
+        derived = copy.copy(self)
+        derived._async = self._async.with_purpose(formaal, saksreferanse)
+        derived._owns_loop = False
+        return derived
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._closed:
@@ -85,6 +94,9 @@ class KjoretoyregisterClient:
     def close(self) -> None:
         """Close connections and stop the private loop; the client cannot be used again."""
         if self._closed:
+            return
+        if not self._owns_loop:
+            self._closed = True  # a with_purpose copy: the original owns loop and connections
             return
         self._run(self._async.aclose())
         self._closed = True
