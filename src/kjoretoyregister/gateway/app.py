@@ -41,8 +41,6 @@ from kjoretoyregister.gateway.validation import validate
 from kjoretoyregister.konfig.authz import Decision
 from kjoretoyregister.logs import get_logger
 
-log = get_logger("kjoretoyregister.gateway")
-
 UPSTREAM_KEY = web.AppKey("upstream", Upstream)
 VERIFIER_KEY = web.AppKey("verifier", TokenVerifier)
 
@@ -84,6 +82,9 @@ class Gateway:
             read_timeout_s=settings.read_timeout_s,
         )
         self.verifier: TokenVerifier | None = None
+        # Bound once, after the CLI configured logging: the lazy proxy would rebuild the
+        # logger (and its output file) on every request, even for filtered-out levels.
+        self.log = get_logger("kjoretoyregister.gateway").bind()
         self._jwks_session: aiohttp.ClientSession | None = None
 
     async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
@@ -134,9 +135,9 @@ class Gateway:
             if who is not None and not isinstance(exc, AuditUnavailableError):
                 response = await self._audited_error(request, matched, who, cid, started, response)
         except Exception as exc:  # a bug: answer in Fiks form, log without any request data
-            log.error("unhandled", error=type(exc).__name__, correlation_id=cid)
+            self.log.error("unhandled", error=type(exc).__name__, correlation_id=cid)
             response = error_response(500, "Intern feil", raw_path, INTERNAL_ERROR_CODE, cid)
-        log.info(
+        self.log.info(
             "request",
             route=matched.route.template if matched else "unmatched",
             status=response.status,
@@ -260,6 +261,9 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
         raise BodyTooLarge(f"Forespørselen er for stor: høyst {limit} byte")
     if not request.body_exists:
         return b""
+    if declared is not None:
+        # Known and within the limit (client_max_size is limit + 1): one read, no loop.
+        return await request.read()
     chunks: list[bytes] = []
     size = 0
     while True:
