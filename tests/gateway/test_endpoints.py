@@ -196,9 +196,9 @@ class TestSvvErrorsPassThrough:
 async def test_upstream_timeout_is_504(tmp_path: Path, register_path: Path) -> None:
     """Simulator slower than the gateway's read timeout → 504 KJR-SVV-…; items audited as error."""
     async with start_stack(
-        tmp_path / "s", register_path=register_path, gateway={"read_timeout_s": 0.3}
+        tmp_path / "s", register_path=register_path, gateway={"read_timeout_s": 0.2}
     ) as stack:
-        await stack.sim_faults(latency_ms=1500)
+        await stack.sim_faults(latency_ms=700)
         async with stack.http.post(
             stack.api("bulk/kjennemerke"),
             json=[{"kjennemerke": PLATE}],
