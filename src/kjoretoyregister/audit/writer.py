@@ -197,12 +197,12 @@ _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT ``rows`` with one driver-level ``executemany``.
+    """INSERT ``rows`` in one driver call: ``executemany`` on SQLite, ``COPY`` on PostgreSQL.
 
     SQLAlchemy's Core insert builds parameters row by row in Python, which was half of the
-    writer's time per event; the driver's executemany (psycopg pipelines it) is not. The only
-    type conversion Core did for us is the timestamp: SQLite stores it as SQLAlchemy's text
-    format (so the ORM and the verifier read it back unchanged), PostgreSQL takes it as is.
+    writer's time per event; the driver's own bulk paths are not. The only type conversion
+    Core did for us is the timestamp: SQLite stores it as SQLAlchemy's text format (so the ORM
+    and the verifier read it back unchanged), PostgreSQL takes the aware datetime as is.
     """
     if not rows:
         return
