@@ -74,6 +74,10 @@ def generate_command(
         f"{meta['persons']:,} persons, {meta['organisations']:,} organisations "
         f"(seed {seed}, as of {meta['as_of'][:10]}); {size_mb:,.0f} MB in {elapsed:,.1f} s."
     )
+    phases = ", ".join(
+        f"{name} {seconds:,.1f} s" for name, seconds in meta["phase_seconds"].items()
+    )
+    typer.echo(f"Writer phases: {phases}.")
 
 
 # `svv serve` (owned by the simulator API) is mounted below.

@@ -33,7 +33,7 @@ from kjoretoyregister.svv.plates import PlateAllocator
 from kjoretoyregister.svv.population import (
     FLEET_ORGS,
     TAXI_NAERING,
-    birth_ordinal,
+    birth_table,
     org_trade,
 )
 from kjoretoyregister.svv.registerfile import (
@@ -182,14 +182,18 @@ class _Chunk:
         self.rng = random.Random(f"{plan.seed}/kjoretoy/{chunk}")  # noqa: S311 - synthetic data
         self.plates = PlateAllocator(chunk, plan.chunks)
         self.picker, self.years = _tables(plan.as_of)
+        self.random = self.rng.random
+        self.births, self.stride = birth_table()
+        self.births_size = len(self.births)
 
     def person(self, fom: int) -> int:
         """A person of age at least 18 at ``fom`` (a few tries; the population is mostly adult)."""
-        random, persons = self.rng.random, self.plan.persons
+        random, persons = self.random, self.plan.persons
+        births, stride, size = self.births, self.stride, self.births_size
         latest_birth = (fom - 18 * YEAR) // DAY + _EPOCH_ORDINAL
         index = int(random() * persons)
         for _ in range(4):
-            if birth_ordinal(index) <= latest_birth:
+            if births[(index * stride) % size] <= latest_birth:
                 break
             index = int(random() * persons)
         return PERSON_BASE + index

@@ -51,7 +51,7 @@ _IMPORT_COUNTRIES = (
 )
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=65_536)
 def format_time(epoch: int) -> str:
     """Unix seconds as SVV writes them: Oslo time with offset (``2021-03-15T10:12:44+01:00``)."""
     return datetime.fromtimestamp(epoch, OSLO).isoformat()
@@ -147,15 +147,28 @@ def periodisk_kontroll(
     """EU-kontroll: first after four years, then every two; always as of the register's now."""
     if klasse in _NO_PKK or status in (kodeverk.VRAKET, kodeverk.UTFORT):
         return None
-    first = date.fromisoformat(format_date(forstereg))
-    now = date.fromisoformat(format_date(as_of))
+    frist, last_due = _kontroll_dates(format_date(forstereg), format_date(as_of))
+    if last_due is None:
+        return {"kontrollfrist": frist}
+    # The last approval: some days before the deadline it met (varies per vehicle).
+    return {"kontrollfrist": frist, "sistGodkjent": _iso_day(last_due - kuid % 50)}
+
+
+@lru_cache(maxsize=65_536)
+def _iso_day(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat()
+
+
+@lru_cache(maxsize=65_536)
+def _kontroll_dates(first_registered: str, today: str) -> tuple[str, int | None]:
+    """(next deadline, ordinal of the last deadline passed or None) for a first registration."""
+    first, now = date.fromisoformat(first_registered), date.fromisoformat(today)
     due = _add_years(first, 4)
     if due > now:
-        return {"kontrollfrist": due.isoformat()}
+        return due.isoformat(), None
     while _add_years(due, 2) <= now:
         due = _add_years(due, 2)
-    approved = date.fromordinal(due.toordinal() - kuid % 50)
-    return {"kontrollfrist": _add_years(due, 2).isoformat(), "sistGodkjent": approved.isoformat()}
+    return _add_years(due, 2).isoformat(), due.toordinal()
 
 
 class KjoretoyBuilder:
@@ -305,7 +318,7 @@ class KjoretoyBuilder:
         eier_row = next((r for r in valid_roles if r[1] == EIER), None)
         if skjerming != SKJERMING_EIERSKAP and valid_roles:
             eierskap: Json = {}
-            for row in sorted(valid_roles, key=lambda r: r[1]):
+            for row in valid_roles:  # in primary-key order: by rolle, then fom
                 holder = dict(parties[row[4]].enhet)
                 holder["fomTidspunkt"] = format_time(row[2])
                 if row[3] is not None:
@@ -328,7 +341,7 @@ class KjoretoyBuilder:
                 kjennemerke.append(item)
         result["kjennemerke"] = kjennemerke
 
-        eier_starts = sorted(r[2] for r in roles if r[1] == EIER)
+        eier_starts = [r[2] for r in roles if r[1] == EIER]  # primary-key order: sorted
         avreg = (avreg_fom, avreg_tom) if avreg_fom is not None else None
         reg_status, reg_fom, reg_tom = registrering_at(
             forstereg, eier_starts, status, status_fom, avreg, dtg

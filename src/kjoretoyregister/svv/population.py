@@ -79,6 +79,12 @@ def person_slot(index: int) -> tuple[int, int]:
     return ordinals[position], slot
 
 
+def birth_table() -> tuple[list[int], int]:
+    """(birth date ordinals, stride): person ``i`` is born on ``ordinals[i * stride % len]``."""
+    ordinals, _, _, stride = _birth_table()
+    return ordinals, stride
+
+
 def birth_ordinal(index: int) -> int:
     """The birth date (ordinal) of person ``index``, cheap: the generator checks owners' age."""
     ordinals, _, _, stride = _birth_table()

@@ -69,6 +69,9 @@ _OWNED = (
 )
 
 
+_PARTY_CACHE_SIZE = 200_000
+
+
 class RegisterError(Exception):
     """The register file is missing, is not a register, or has another schema version."""
 
@@ -144,6 +147,7 @@ class Register:
             self.close()
             raise RegisterError(f"{path} is not a complete register file ({exc})") from None
         self._builder = KjoretoyBuilder(self._lookups)
+        self._party_cache: dict[int, Party] = {}
         self._fornavn, self._fornavn_sound = _name_maps(self._lookups.navn, "F")
         self._etternavn, self._etternavn_sound = _name_maps(self._lookups.navn, "E")
         self._by_merkekode: dict[str, list[int]] = {}
@@ -277,13 +281,26 @@ class Register:
         return data
 
     def _parties(self, conn: sqlite3.Connection, ids: Collection[int]) -> dict[int, Party]:
-        if not ids:
-            return {}
-        builder = self._builder
-        return {
-            row[0]: builder.party(row)
-            for row in conn.execute(f"SELECT * FROM kunder WHERE id {_IN_JSON}", (_json_list(ids),))
-        }
+        # Role holders repeat (leasing companies, dealers, fleets): keep the built ones. The
+        # file is read-only, so a cached Party never goes stale; the cache is cleared when full.
+        cache = self._party_cache
+        found: dict[int, Party] = {}
+        missing: list[int] = []
+        for kunde in ids:
+            party = cache.get(kunde)  # one lookup: another thread may clear the cache
+            if party is None:
+                missing.append(kunde)
+            else:
+                found[kunde] = party
+        if missing:
+            builder = self._builder
+            sql = f"SELECT * FROM kunder WHERE id {_IN_JSON}"
+            for row in conn.execute(sql, (_json_list(missing),)):
+                found[row[0]] = builder.party(row)
+            if len(cache) > _PARTY_CACHE_SIZE:
+                cache.clear()
+            cache.update((kunde, found[kunde]) for kunde in missing if kunde in found)
+        return found
 
     def _build(
         self, conn: sqlite3.Connection, wanted: Sequence[tuple[int, int | None]]
