@@ -6,6 +6,8 @@ Every one of them answers ``{"svvguid", "status", "feilmelding"}`` with the same
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -225,3 +227,24 @@ async def test_garbage_burst_then_a_good_request(svv_client, svv_api) -> None:
     )
     assert good.status == 200
     assert (await good.json())[0]["kjoretoy"]["kjoretoyId"]["kjennemerke"] == "CU 11297"
+
+
+async def test_unparseable_http_is_400_and_its_request_line_is_not_logged(
+    svv_client, svv_api, caplog
+) -> None:
+    """aiohttp itself refuses raw UTF-8 in a URL; its log must not carry the name it held."""
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+    reader, writer = await asyncio.open_connection(svv_client.host, svv_client.port)
+    line = f"GET {svv_api.SOK_PATH}eiernavn?navn=MØLLERSEN HTTP/1.1\r\nHost: x\r\n\r\n"
+    writer.write(line.encode())
+    await writer.drain()
+    answer = await reader.read(65536)
+    writer.close()
+    await writer.wait_closed()
+    assert answer.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request"), answer[:300]
+    assert "malformed HTTP request" in caplog.text
+    assert "MØLLERSEN" not in caplog.text and "M\\xc3\\x98LLERSEN" not in caplog.text
+    good = await svv_client.get(
+        svv_api.SOK_PATH + "eiernavn", params={"navn": "MØLLER BIL AS"}, headers=svv_api.SOK
+    )
+    assert good.status == 200

@@ -64,7 +64,12 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve SVV's bulk (Kjøretøyoppslag) and search (Kjøretøysøk) API from a register file."""
+    """Serve SVV's bulk (Kjøretøyoppslag) and search (Kjøretøysøk) API from a register file.
+
+    The switches can be changed while it runs by a user with the SIMULATOR role:
+    GET/POST /_sim/faults (JSON {"outage", "latency_ms", "fault_rate", "quota_exceeded"}),
+    POST /_sim/outage?on=1|0 and POST /_sim/quota?on=1|0.
+    """
     flags: dict[str, Any] = {
         "data": data,
         "host": host,
