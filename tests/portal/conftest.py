@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 import pytest
 
-from portal.helpers import PortalStack, start_portal_stack
+from portal.helpers import PortalStack, Template, make_template, start_portal_stack
 from stack import ensure_register
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,10 +24,20 @@ def register_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ensure_register(tmp_path_factory.mktemp("register") / "register.sqlite")
 
 
+@pytest.fixture(scope="session")
+def portal_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """Seeded database and Maskinporten state, copied by each stack."""
+    return make_template(tmp_path_factory.mktemp("portal-template"))
+
+
 @pytest.fixture
-async def portal_stack(tmp_path: Path, register_path: Path) -> AsyncIterator[PortalStack]:
+async def portal_stack(
+    tmp_path: Path, register_path: Path, portal_template: Template
+) -> AsyncIterator[PortalStack]:
     """Simulator + Maskinporten/ID-porten + Konfigurasjon + gateway with the portal."""
-    async with start_portal_stack(tmp_path / "stack", register_path=register_path) as s:
+    async with start_portal_stack(
+        tmp_path / "stack", register_path=register_path, template=portal_template
+    ) as s:
         yield s
 
 

@@ -23,9 +23,9 @@ import aiohttp
 import orjson
 import pytest
 
-from portal.helpers import ADMINISTRATOR, EMPLOYEE, PortalStack, ThreadedPortalStack
+from portal.helpers import ADMINISTRATOR, EMPLOYEE, PortalStack, Template, ThreadedPortalStack
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -40,8 +40,10 @@ PLATE = "CU11297"
 
 
 @pytest.fixture
-def threaded_stack(tmp_path: Path, register_path: Path) -> Iterator[ThreadedPortalStack]:
-    runner = ThreadedPortalStack(tmp_path / "stack", register_path)
+def threaded_stack(
+    tmp_path: Path, register_path: Path, portal_template: Template
+) -> Iterator[ThreadedPortalStack]:
+    runner = ThreadedPortalStack(tmp_path / "stack", register_path, template=portal_template)
     with runner:
         yield runner
 
@@ -90,6 +92,7 @@ def test_portal_journey(chromium: Path, threaded_stack: ThreadedPortalStack, sho
             context = browser.new_context(
                 viewport={"width": 1200, "height": 860}, locale="nb-NO", accept_downloads=True
             )
+            context.set_default_timeout(60_000)  # a shared 2-core machine can be slow
             page = context.new_page()
             visited: list[str] = []
             page.on("framenavigated", lambda frame: visited.append(frame.url))

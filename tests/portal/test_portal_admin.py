@@ -14,7 +14,7 @@ from kjoretoyregister.audit.models import AuditEntry, AuditItem
 from kjoretoyregister.konfig import service
 from kjoretoyregister.konfig.models import AdminHendelse
 from portal.conftest import browser_session, csrf_of, login
-from portal.helpers import ADMINISTRATOR, EMPLOYEE, PortalStack, start_portal_stack
+from portal.helpers import ADMINISTRATOR, EMPLOYEE, PortalStack, Template, start_portal_stack
 
 BULK = "/rest/distribusjon/kjoretoy/v2.0/bulk/kjennemerke"
 
@@ -177,10 +177,15 @@ class _BrokenSink:
         raise AuditUnavailable("down")
 
 
-async def test_lookup_fails_closed_when_audit_is_down(tmp_path: Path, register_path: Path) -> None:
+async def test_lookup_fails_closed_when_audit_is_down(
+    tmp_path: Path, register_path: Path, portal_template: Template
+) -> None:
     async with (
         start_portal_stack(
-            tmp_path / "s", register_path=register_path, portal_sink=_BrokenSink()
+            tmp_path / "s",
+            register_path=register_path,
+            template=portal_template,
+            portal_sink=_BrokenSink(),
         ) as s,
         browser_session() as http,
     ):

@@ -129,12 +129,15 @@ async def test_security_headers_on_every_page(portal_stack: PortalStack) -> None
         assert cookie["path"] == "/portal/"
 
 
-async def test_secure_cookie_when_configured(tmp_path, register_path) -> None:  # type: ignore[no-untyped-def]
+async def test_secure_cookie_when_configured(tmp_path, register_path, portal_template) -> None:  # type: ignore[no-untyped-def]
     from portal.helpers import start_portal_stack
 
     async with (
         start_portal_stack(
-            tmp_path / "s", register_path=register_path, portal={"cookie_secure": True}
+            tmp_path / "s",
+            register_path=register_path,
+            template=portal_template,
+            portal={"cookie_secure": True},
         ) as s,
         browser_session() as http,
         http.get(s.portal_url + "logg-inn", allow_redirects=False) as resp,
@@ -143,12 +146,15 @@ async def test_secure_cookie_when_configured(tmp_path, register_path) -> None:  
     assert any("Secure" in c and "HttpOnly" in c and "SameSite=Lax" in c for c in set_cookie)
 
 
-async def test_session_idle_timeout_logs_out(tmp_path, register_path) -> None:  # type: ignore[no-untyped-def]
+async def test_session_idle_timeout_logs_out(tmp_path, register_path, portal_template) -> None:  # type: ignore[no-untyped-def]
     from portal.helpers import start_portal_stack
 
     async with (
         start_portal_stack(
-            tmp_path / "s", register_path=register_path, portal={"idle_timeout_s": 1}
+            tmp_path / "s",
+            register_path=register_path,
+            template=portal_template,
+            portal={"idle_timeout_s": 1},
         ) as s,
         browser_session() as http,
     ):
@@ -162,12 +168,15 @@ async def test_session_idle_timeout_logs_out(tmp_path, register_path) -> None:  
         assert "økten var utløpt" in page
 
 
-async def test_session_absolute_timeout(tmp_path, register_path) -> None:  # type: ignore[no-untyped-def]
+async def test_session_absolute_timeout(tmp_path, register_path, portal_template) -> None:  # type: ignore[no-untyped-def]
     from portal.helpers import start_portal_stack
 
     async with (
         start_portal_stack(
-            tmp_path / "s", register_path=register_path, portal={"absolute_timeout_s": 2}
+            tmp_path / "s",
+            register_path=register_path,
+            template=portal_template,
+            portal={"absolute_timeout_s": 2},
         ) as s,
         browser_session() as http,
     ):
