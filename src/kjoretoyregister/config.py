@@ -154,6 +154,9 @@ class AuditSettings(_Section):
 class PortalSettings(_Section):
     """The web portal for municipal employees and administrators (``/portal/``)."""
 
+    host: str = "127.0.0.1"
+    port: int = Field(8084, ge=0, le=65535, description="`portal serve` listens here")
+
     # OpenID Connect relying party. The demo points it at the ID-porten-like stand-in that the
     # Maskinporten stand-in serves under /idporten/; in production it is ID-porten.
     issuer_url: str = Field(

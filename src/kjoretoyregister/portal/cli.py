@@ -13,18 +13,23 @@ from typing import Annotated
 
 import orjson
 import typer
+from aiohttp import web
 from rich.console import Console
 from rich.table import Table
 
 from kjoretoyregister.audit.pseudonyms import pseudonymizer_from_settings
 from kjoretoyregister.cliutil import settings_or_exit
+from kjoretoyregister.config import Settings
 from kjoretoyregister.konfig.errors import KonfigError
 from kjoretoyregister.maskinporten.idporten import is_synthetic_fnr
 from kjoretoyregister.portal import roles
 from kjoretoyregister.portal.models import ROLES
 from kjoretoyregister.store.db import make_engine, make_session_factory, upgrade
 
-app = typer.Typer(help="The web portal: person roles per organisation.", no_args_is_help=True)
+app = typer.Typer(
+    help="The web portal: serve it, and manage person roles per organisation.",
+    no_args_is_help=True,
+)
 role_app = typer.Typer(
     help="Person roles (OPPSLAG, EIERSOK, ADMIN) per Fiks organisation.", no_args_is_help=True
 )
@@ -133,3 +138,59 @@ def list_(
     for row in rows:
         table.add_row(row["navn"], row["person"], row["fiks_org_id"], row["rolle"])
     Console().print(table)
+
+
+def app_from_settings(settings: Settings) -> web.Application:
+    """The portal under ``/portal`` with the durable audit sink, from the settings alone.
+
+    The portal forwards to SVV with the gateway's settings (``KJR_GATEWAY__SVV_URL``,
+    ``…__SVV_USER``, ``…__SVV_PASSWORD``) and shares the gateway's database and audit secret.
+    """
+    from kjoretoyregister.audit.writer import DurableAuditSink
+    from kjoretoyregister.portal.app import PORTAL_PREFIX, create_portal_app
+
+    url = settings.effective_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    sink = DurableAuditSink.from_settings(settings, migrate=False)
+    portal = create_portal_app(
+        settings.portal,
+        engine=engine,
+        audit_sink=sink,
+        pseudonymizer=pseudonymizer_from_settings(settings),
+        gateway=settings.gateway,
+    )
+    root = web.Application()
+
+    async def _start(_: web.Application) -> None:
+        await sink.start()
+
+    async def _stop(_: web.Application) -> None:
+        await sink.close()
+        engine.dispose()
+
+    async def _to_portal(_: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": PORTAL_PREFIX + "/"})
+
+    root.on_startup.append(_start)
+    root.on_cleanup.append(_stop)
+    root.router.add_get("/", _to_portal)
+    root.add_subapp(PORTAL_PREFIX, portal)
+    return root
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address [KJR_PORTAL__HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [KJR_PORTAL__PORT]")] = None,
+) -> None:
+    """Serve the portal (OIDC provider, client and cookies from KJR_PORTAL__*)."""
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = settings_or_exit(**({"portal": overrides} if overrides else {}))
+    web.run_app(
+        app_from_settings(settings),
+        host=settings.portal.host,
+        port=settings.portal.port,
+        access_log=None,  # access lines would carry paths; we log route templates only
+        print=None,
+    )
