@@ -8,6 +8,7 @@ Identifiers typed into filters (plates, fnr) travel only in ``POST`` bodies.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from kjoretoyregister.audit import query
 from kjoretoyregister.audit.events import AuditUnavailable
 from kjoretoyregister.konfig import service
-from kjoretoyregister.konfig.errors import KonfigError
+from kjoretoyregister.konfig.errors import KonfigError, NotFound
 from kjoretoyregister.konfig.privileges import EIERSOK as EIERSOK_PRIVILEGE
 from kjoretoyregister.konfig.privileges import OPPSLAG as OPPSLAG_PRIVILEGE
 from kjoretoyregister.maskinporten.idporten import is_synthetic_fnr
@@ -133,8 +134,6 @@ def _owned(s: Session, org_id: str, integrasjon_id: str) -> uuid.UUID:
     """The integration's id if it belongs to this org (an admin manages only their own)."""
     integ = service.get_integration(s, integrasjon_id)
     if str(integ.fiks_org_id) != org_id or integ.deleted_at is not None:
-        from kjoretoyregister.konfig.errors import NotFound
-
         raise NotFound("Fant ikke integrasjonen")
     return integ.id
 
@@ -439,8 +438,6 @@ async def audit_log(request: web.Request) -> web.Response:
             )
         )
 
-    import asyncio
-
     try:
         entries = await asyncio.to_thread(read)
     except AuditUnavailable:
@@ -500,8 +497,6 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
                 rows += 1
         return buf.getvalue()
 
-    import asyncio
-
     try:
         text = await asyncio.to_thread(build)
     except AuditUnavailable:
@@ -528,8 +523,6 @@ async def usage(request: web.Request) -> web.Response:
     except ValueError:
         return error_page(request, 400, "Ugyldig måned (bruk åååå-mm)")
     org_id, reader = ctx.org.fiks_org_id, _reader(ctx)
-    import asyncio
-
     try:
         rows = await asyncio.to_thread(
             query.usage, portal.engine, month, actor=reader, fiks_org_id=org_id
@@ -565,8 +558,6 @@ async def innsyn(request: web.Request) -> web.Response:
         )
     org_id, reader = ctx.org.fiks_org_id, _reader(ctx)
     integrations, people = await _names(request, org_id)
-    import asyncio
-
     try:
         found = await asyncio.to_thread(
             query.innsyn, portal.engine, portal.pseudonymizer, kind, value, actor=reader

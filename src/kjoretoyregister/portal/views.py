@@ -7,7 +7,7 @@ logs, ``Referer``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -67,8 +67,6 @@ def dtg_from_form(value: str) -> str:
         return ""
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
-        from datetime import UTC
-
         parsed = parsed.replace(tzinfo=OSLO or UTC)
     return parsed.isoformat(timespec="seconds")
 

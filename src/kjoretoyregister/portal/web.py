@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +27,7 @@ from kjoretoyregister.portal import roles as roles_service
 from kjoretoyregister.portal.lookup import Actor, OrgContext, PortalGateway
 from kjoretoyregister.portal.models import ADMIN, EIERSOK, OPPSLAG, ROLES
 from kjoretoyregister.portal.oidc import RelyingParty
-from kjoretoyregister.portal.security import ensure_session, session_of, timed_out
+from kjoretoyregister.portal.security import session_of, timed_out
 from kjoretoyregister.portal.sessions import PortalSession
 
 T = TypeVar("T")
@@ -48,7 +48,6 @@ class Portal:
     clock: Callable[[], float] = time.monotonic
     gateway: PortalGateway | None = None
     rp: RelyingParty | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     async def db(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in a worker thread inside one committed transaction."""
@@ -65,8 +64,6 @@ PORTAL_KEY = web.AppKey("portal", Portal)
 
 def make_templates() -> Environment:
     """The Jinja2 environment: package templates, HTML autoescaping, strict undefined names."""
-    from jinja2 import StrictUndefined
-
     env = Environment(
         loader=PackageLoader("kjoretoyregister.portal", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -175,8 +172,3 @@ def error_page(request: web.Request, status: int, message: str) -> web.Response:
 def redirect(request: web.Request, name: str, **parts: str) -> web.Response:
     """A 303 to a named route (POST → redirect → GET)."""
     return web.Response(status=303, headers={"Location": url(request, name, **parts)})
-
-
-def remember(request: web.Request) -> PortalSession:
-    """The session, created if needed (for anonymous pages that need a CSRF token)."""
-    return ensure_session(request)
