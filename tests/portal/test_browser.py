@@ -100,6 +100,11 @@ def test_portal_journey(chromium: Path, threaded_stack: ThreadedPortalStack, sho
             # -- login page
             page.goto(s.portal_url)
             _axe_clean(page, "innlogging")
+            # Keyboard: the first Tab reaches the skip link, which moves focus to <main>.
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.textContent") == "Hopp til hovedinnhold"
+            page.keyboard.press("Enter")
+            assert page.evaluate("document.activeElement.id") == "innhold"
             page.screenshot(path=str(shots / "01-innlogging.png"))
 
             # -- employee: ID-porten stand-in, front page

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 
+import aiohttp
 import orjson
+import pytest
 from sqlalchemy import select
 
 from kjoretoyregister.audit.models import AuditEntry
@@ -289,3 +291,95 @@ async def test_admin_creates_integration_and_it_works_through_the_api(
             headers=headers,
         ) as resp:
             assert resp.status == 403
+
+
+async def _lookup(http: aiohttp.ClientSession, s: PortalStack, kind: str, value: str) -> str:
+    async with http.get(s.portal_url + "oppslag") as resp:
+        token = csrf_of(await resp.text())
+    async with http.post(
+        s.portal_url + "oppslag",
+        data={
+            "csrf_token": token,
+            "kind": kind,
+            "value": value,
+            "dtg": "",
+            "formaal": "Kontroll",
+            "saksreferanse": "2026/7",
+        },
+    ) as resp:
+        assert resp.status == 200
+        return await resp.text()
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"), [("understellsnummer", "sisdinky45727043"), ("kuid", "3378150582")]
+)
+async def test_lookup_by_vin_and_kuid(portal_stack: PortalStack, kind: str, value: str) -> None:
+    async with browser_session() as http:
+        await login(http, portal_stack, EMPLOYEE.pid, EMPLOYEE.name)
+        page = await _lookup(http, portal_stack, kind, value)
+    assert "CU 11297" in page and "SISDINKY45727043" in page
+
+
+async def test_unknown_plate_says_not_found(portal_stack: PortalStack) -> None:
+    async with browser_session() as http:
+        await login(http, portal_stack, EMPLOYEE.pid, EMPLOYEE.name)
+        page = await _lookup(http, portal_stack, "kjennemerke", "ZZ99999")
+    assert "Fant ikke noe kjøretøy" in page
+
+
+async def test_invalid_identifier_is_a_clear_400(portal_stack: PortalStack) -> None:
+    async with browser_session() as http:
+        await login(http, portal_stack, EMPLOYEE.pid, EMPLOYEE.name)
+        async with http.get(portal_stack.portal_url + "oppslag") as resp:
+            token = csrf_of(await resp.text())
+        async with http.post(
+            portal_stack.portal_url + "oppslag",
+            data={
+                "csrf_token": token,
+                "kind": "kjennemerke",
+                "value": "<script>",
+                "dtg": "",
+                "formaal": "Kontroll",
+                "saksreferanse": "1",
+            },
+        ) as resp:
+            assert resp.status == 400
+            page = await resp.text()
+    assert "Forespørselen ble avvist" in page and "<script>" not in page
+
+
+async def test_owner_search_pages(
+    tmp_path,
+    register_path,
+    portal_template,  # type: ignore[no-untyped-def]
+) -> None:
+    from portal.helpers import start_portal_stack
+
+    async with (
+        start_portal_stack(
+            tmp_path / "s",
+            register_path=register_path,
+            template=portal_template,
+            portal={"page_size": 1},
+        ) as s,
+        browser_session() as http,
+    ):
+        await login(http, s, EMPLOYEE.pid, EMPLOYEE.name)
+        async with http.get(s.portal_url + "eiersok") as resp:
+            token = csrf_of(await resp.text())
+        form = {
+            "csrf_token": token,
+            "navn": "MØLLER BIL AS",
+            "postnummer": "",
+            "formaal": "Kontroll",
+            "saksreferanse": "1",
+        }
+        async with http.post(s.portal_url + "eiersok", data={**form, "side": "1"}) as resp:
+            first = await resp.text()
+        async with http.post(s.portal_url + "eiersok", data={**form, "side": "2"}) as resp:
+            second = await resp.text()
+    assert "side 1 av 2" in first and "Neste side" in first
+    assert "side 2 av 2" in second and "Forrige side" in second
+    plates = [re.findall(r"<tr><td>([A-Z]{2} \d+)</td>", p) for p in (first, second)]
+    assert len(plates[0]) == len(plates[1]) == 1 and plates[0] != plates[1]
