@@ -383,3 +383,34 @@ async def test_owner_search_pages(
     assert "side 2 av 2" in second and "Forrige side" in second
     plates = [re.findall(r"<tr><td>([A-Z]{2} \d+)</td>", p) for p in (first, second)]
     assert len(plates[0]) == len(plates[1]) == 1 and plates[0] != plates[1]
+
+
+async def test_no_identifiers_or_names_in_logs(
+    portal_stack: PortalStack,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from kjoretoyregister.logs import configure_logging
+
+    configure_logging("DEBUG")
+    caplog.set_level(logging.DEBUG)
+    async with browser_session() as http:
+        await login(http, portal_stack, EMPLOYEE.pid, EMPLOYEE.name)
+        await _lookup(http, portal_stack, "kjennemerke", "CU11297")
+        async with http.post(portal_stack.portal_url + "oppslag", data={"value": "CU11297"}):
+            pass  # a CSRF refusal is logged too
+    captured = capsys.readouterr()
+    logged = captured.out + captured.err + caplog.text
+    assert "portal_call" in logged and "csrf_refused" in logged
+    for forbidden in (
+        "CU11297",
+        "CU 11297",
+        "11297",
+        EMPLOYEE.pid,
+        "Saksbehandler",
+        "MØLLER",
+        "27838590026",
+    ):
+        assert forbidden not in logged, forbidden
