@@ -23,13 +23,22 @@ FNR = make_synthetic_fnr(date(1988, 8, 8), 300)
 PZ = Pseudonymizer(b"roles-test-secret-0123456789abcdef")
 
 
-@pytest.fixture
-def factory(tmp_path: Path):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'r.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    engine.dispose()
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def factory(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A migrated database on each backend (PostgreSQL: a throw-away schema)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'r.db'}"
+        upgrade(url)
+        engine = make_engine(url)
+        yield make_session_factory(engine)
+        engine.dispose()
+        return
+    from kjoretoyregister.store.testing import postgres_schema
+
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        engine = make_engine(url)
+        yield make_session_factory(engine)
+        engine.dispose()
 
 
 def _org(factory) -> str:  # type: ignore[no-untyped-def]
