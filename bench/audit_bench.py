@@ -3,7 +3,8 @@
 Runs, in one process and one run, a no-op sink, the durable sink on SQLite (a temp file) and
 on PostgreSQL (a fresh schema in the test database, skipped if the server is not there).
 Each caller records gateway-like events (2 items, one returned identity) back to back for
-``--seconds``; the figures are records/s and per-call latency percentiles.
+``--seconds``; the figures are records/s, per-call latency percentiles, and this process's CPU
+per record (event loop + writer thread), which other load on the machine disturbs least.
 
     .venv/bin/python bench/audit_bench.py --callers 64 --seconds 5
 """
@@ -72,12 +73,15 @@ async def _drive(sink: AuditSink, callers: int, seconds: float) -> dict[str, Any
             await sink.record(ev)
             latencies.append(time.perf_counter() - t)
 
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(caller() for _ in range(callers)))
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
     latencies.sort()
     return {
         "records": len(latencies),
+        # CPU of this process (loop + writer thread) per record: robust against other load.
+        "cpu_us": cpu / max(len(latencies), 1) * 1e6,
         "per_s": len(latencies) / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
@@ -145,14 +149,15 @@ def main() -> None:
 
     print(f"record() with {args.callers} concurrent callers, {args.seconds:.0f} s each")
     print(
-        f"{'sink':<11} {'records/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'batch':>6} {'verify/s':>9}"
+        f"{'sink':<11} {'records/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'batch':>6} "
+        f"{'cpu us/rec':>10} {'verify/s':>9}"
     )
     for name, r in rows:
         batch = f"{r['mean_batch']:.1f}" if "mean_batch" in r else "-"
         vps = f"{r['verify_per_s']:.0f}" if "verify_per_s" in r else "-"
         print(
             f"{name:<11} {r['per_s']:>10.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
-            f"{batch:>6} {vps:>9}"
+            f"{batch:>6} {r['cpu_us']:>10.0f} {vps:>9}"
         )
         if r.get("verify_ok") is False:
             print(f"  {name}: CHAIN DID NOT VERIFY")

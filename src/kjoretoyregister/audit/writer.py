@@ -360,12 +360,18 @@ class DurableAuditSink:
         assert self._queue is not None
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(self._queue.put((event, fut)), self._enqueue_timeout_s)
-        except TimeoutError:
-            raise AuditUnavailable("audit queue full") from None
+            # Fast path without a task per call (wait_for wraps its coroutine in one).
+            self._queue.put_nowait((event, fut))
+        except asyncio.QueueFull:
+            try:
+                await asyncio.wait_for(self._queue.put((event, fut)), self._enqueue_timeout_s)
+            except TimeoutError:
+                raise AuditUnavailable("audit queue full") from None
         try:
-            # shield: a timed-out caller must not cancel the future the writer will resolve.
-            await asyncio.wait_for(asyncio.shield(fut), self._commit_timeout_s)
+            # On timeout this cancels our own future; the writer skips done futures, so a
+            # late commit only leaves a recorded request that was answered 503.
+            async with asyncio.timeout(self._commit_timeout_s):
+                await fut
         except TimeoutError:
             raise AuditUnavailable("audit commit timed out") from None
 
