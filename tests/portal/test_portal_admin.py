@@ -206,3 +206,24 @@ async def test_lookup_fails_closed_when_audit_is_down(
             page = await resp.text()
             assert resp.status == 503
     assert "Kjennemerker" not in page and "Eier:" not in page
+
+
+async def test_integration_created_with_required_purpose(portal_stack: PortalStack) -> None:
+    s = portal_stack
+    async with browser_session() as http:
+        await login(http, s, ADMINISTRATOR.pid, ADMINISTRATOR.name)
+        page = await _post(
+            http,
+            s.portal_url + "admin/integrasjoner",
+            s.portal_url + "admin",
+            navn="Med formål",
+            autorisert_orgnr="910000004",
+            **{"priv_KJORETOYREGISTER.OPPSLAG": "on", "krev_formaal": "on"},
+        )
+        integ = re.search(r'id="integrasjon-id">([^<]+)<', page)
+        password = re.search(r'id="passord" class="secret">([^<]+)<', page)
+        assert integ and password
+        assert await _api_status(http, s, integ.group(1), password.group(1)) == 400
+    with s.session_factory() as db:
+        grants = service.list_grants(db, integrasjon_id=integ.group(1))
+    assert [g.purpose_required for g in grants] == [True]

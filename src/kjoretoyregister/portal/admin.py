@@ -158,6 +158,7 @@ async def create_integration(request: web.Request) -> web.Response:
     navn, orgnr = _text(form, "navn", 200), _text(form, "autorisert_orgnr", 20)
     beskrivelse = _text(form, "beskrivelse", 2000)
     wanted = [p for p in PRIVILEGES if form.get(f"priv_{p}") == "on"]
+    purpose_required = form.get("krev_formaal") == "on"
     org_id, actor = ctx.org.fiks_org_id, _actor(ctx)
 
     def change(s: Session) -> tuple[str, str, str]:
@@ -165,7 +166,9 @@ async def create_integration(request: web.Request) -> web.Response:
             s, org_id, navn, orgnr.replace(" ", ""), beskrivelse, actor=actor
         )
         for privilege in wanted:
-            service.grant(s, integ.id, org_id, privilege, actor=actor)
+            service.grant(
+                s, integ.id, org_id, privilege, purpose_required=purpose_required, actor=actor
+            )
         return str(integ.id), integ.navn, password
 
     try:
