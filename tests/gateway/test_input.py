@@ -5,6 +5,7 @@ Bad input never reaches SVV (the capturing upstream stays empty) and never cause
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -240,3 +241,23 @@ async def test_logs_carry_no_identifiers_or_secrets(
     assert "bulk/understellsnummer/{understellsnummer}" in out
     for secret in ("SISDINKY45727043", "01818012345", "CU11297", token, stack.integrasjon_passord):
         assert secret not in out
+
+
+async def test_malformed_request_line_is_refused_without_logging_it(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp refuses an unparsable request itself; its log must not repeat the request line."""
+    stack, capture, _ = env
+    host, port = stack.gateway_root.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        "GET /kjoretoyregister/api/x/rest/distribusjon/kjoretoy/v2.0/sok/eiernavn?navn=MØLLER "
+        "HTTP/1.1\r\nHost: x\r\nIntegrasjonPassord: hemmelig-CU11297\r\n\r\n".encode()
+    )
+    await writer.drain()
+    answer = await reader.read(200)
+    writer.close()
+    assert answer.split(b"\r\n")[0].endswith(b"400 Bad Request"), answer[:40]
+    assert capture.requests == []
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "MØLLER" not in logged and "CU11297" not in logged and "hemmelig" not in logged

@@ -60,6 +60,9 @@ class AuditEvent:
     purpose: str | None
     case_reference: str | None
     http_status: int  # what the caller gets
+    # A person acting (the portal's employee lookups: "person:<pseudonym>"); None for systems.
+    # Appended last with a default so existing constructors keep working.
+    actor: str | None = None
 
 
 class AuditUnavailable(Exception):

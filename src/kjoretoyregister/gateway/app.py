@@ -21,7 +21,7 @@ from aiohttp import web
 
 from kjoretoyregister.audit.events import ERROR, AuditEvent, AuditItem, AuditSink, AuditUnavailable
 from kjoretoyregister.config import GatewaySettings
-from kjoretoyregister.gateway import checks
+from kjoretoyregister.gateway import checks, redaction
 from kjoretoyregister.gateway.auditing import items_from_answer, request_items
 from kjoretoyregister.gateway.correlation import HEADER as REQUEST_ID_HEADER
 from kjoretoyregister.gateway.correlation import correlation_id
@@ -314,6 +314,7 @@ def create_app(
         An ``aiohttp.web.Application`` that forwards the known SVV paths under
         ``/kjoretoyregister/api/{fiksOrgId}/…``; mount other apps (admin API) beside it.
     """
+    redaction.install()
     gateway = Gateway(settings, authorizer, audit_sink, decision_cache_s)
     # We bound the body ourselves (Fiks error body, 413); aiohttp's own limit would answer in
     # its own format first, so keep it just above ours.
