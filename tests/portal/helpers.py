@@ -17,7 +17,7 @@ import secrets
 import shutil
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -153,6 +153,7 @@ async def start_portal_stack(
     portal: dict[str, Any] | None = None,
     portal_sink: AuditSink | None = None,
     template: Template | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[PortalStack]:
     """Start simulator, Maskinporten (+ ID-porten), gateway + portal; stop all on exit.
 
@@ -160,6 +161,7 @@ async def start_portal_stack(
         portal: overrides of :class:`PortalSettings` fields (timeouts, cookie flags).
         portal_sink: give the portal this audit sink instead of the durable one (faults).
         template: copy this seeded state instead of seeding anew (faster).
+        clock: the portal's session clock (tests of timeouts advance it by hand).
     """
     from kjoretoyregister.svv.register import Register
     from kjoretoyregister.svv.server import create_app as create_simulator
@@ -226,6 +228,7 @@ async def start_portal_stack(
             audit_sink=portal_sink or sink,
             pseudonymizer=pz,
             gateway=gw_settings,
+            **({"clock": clock} if clock is not None else {}),
         )
         root = await serve(
             create_gateway(
@@ -250,6 +253,19 @@ async def start_portal_stack(
             settings=portal_settings,
             **ids,
         )
+
+
+class ManualClock:
+    """A clock that moves only when told (session timeout tests without sleeping)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class ThreadedPortalStack:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import aiohttp
@@ -148,46 +147,60 @@ async def test_secure_cookie_when_configured(tmp_path, register_path, portal_tem
     assert any("Secure" in c and "HttpOnly" in c and "SameSite=Lax" in c for c in set_cookie)
 
 
-async def test_session_idle_timeout_logs_out(tmp_path, register_path, portal_template) -> None:  # type: ignore[no-untyped-def]
-    from portal.helpers import start_portal_stack
+async def test_session_idle_timeout_logs_out(
+    tmp_path,
+    register_path,
+    portal_template,  # type: ignore[no-untyped-def]
+) -> None:
+    from portal.helpers import ManualClock, start_portal_stack
 
+    clock = ManualClock()
     async with (
         start_portal_stack(
             tmp_path / "s",
             register_path=register_path,
             template=portal_template,
-            portal={"idle_timeout_s": 1},
+            portal={"idle_timeout_s": 60, "absolute_timeout_s": 3600},
+            clock=clock,
         ) as s,
         browser_session() as http,
     ):
         await login(http, s, EMPLOYEE.pid, EMPLOYEE.name)
+        clock.advance(59)
         async with http.get(s.portal_url + "oppslag", allow_redirects=False) as resp:
             assert resp.status == 200
-        await asyncio.sleep(1.3)
+        clock.advance(61)
         async with http.get(s.portal_url + "oppslag") as resp:
             page = await resp.text()
         assert "Logg inn med ID-porten" in page
         assert "økten var utløpt" in page
 
 
-async def test_session_absolute_timeout(tmp_path, register_path, portal_template) -> None:  # type: ignore[no-untyped-def]
-    from portal.helpers import start_portal_stack
+async def test_session_absolute_timeout(
+    tmp_path,
+    register_path,
+    portal_template,  # type: ignore[no-untyped-def]
+) -> None:
+    from portal.helpers import ManualClock, start_portal_stack
 
+    clock = ManualClock()
     async with (
         start_portal_stack(
             tmp_path / "s",
             register_path=register_path,
             template=portal_template,
-            portal={"absolute_timeout_s": 2},
+            portal={"idle_timeout_s": 60, "absolute_timeout_s": 100},
+            clock=clock,
         ) as s,
         browser_session() as http,
     ):
         await login(http, s, EMPLOYEE.pid, EMPLOYEE.name)
-        for _ in range(3):  # busy, but the absolute limit still ends the session
-            await asyncio.sleep(0.8)
-            async with http.get(s.portal_url) as resp:
-                page = await resp.text()
-        assert "Logg inn med ID-porten" in page
+        statuses = []
+        for _ in range(3):  # busy (every 40 s, under the idle limit), yet ended after 100 s
+            clock.advance(40)
+            async with http.get(s.portal_url + "oppslag", allow_redirects=False) as resp:
+                statuses.append(resp.status)
+    assert statuses == [200, 200, 303]
 
 
 async def test_no_pii_in_urls_or_links(portal_stack: PortalStack) -> None:
