@@ -31,7 +31,7 @@ async def test_record_is_committed_when_it_returns(
     other = make_engine(db_url)
     try:
         async with DurableAuditSink(engine, pz) as sink:
-            await sink.record(event())
+            await sink.record(event(actor="person:abc123"))
             assert await asyncio.to_thread(_count, other) == 1
     finally:
         other.dispose()
@@ -40,6 +40,7 @@ async def test_record_is_committed_when_it_returns(
         item = conn.execute(text("SELECT * FROM audit_item")).mappings().one()
         subjects = conn.execute(text("SELECT role, pseudonym FROM audit_subject")).all()
     assert row["seq"] == 1 and row["latency_us"] == 12345 and row["purpose"] == "parkeringsgebyr"
+    assert row["actor"] == "person:abc123" and row["kind"] == "lookup"
     # Requested identifier sealed, returned identity only as a pseudonym: nothing in clear.
     assert PLATE not in item["identifier_sealed"] and pz.open(item["identifier_sealed"]) == PLATE
     assert {tuple(s) for s in subjects} == {

@@ -99,6 +99,8 @@ def encode_event(event: AuditEvent, pz: Pseudonymizer) -> Pending:
         case_reference=_cut(event.case_reference, 200),
         http_status=event.http_status,
         item_count=len(event.items),
+        # A person acting through the portal ("person:<pseudonym>"); None for systems.
+        actor=_cut(event.actor, 200),
     )
     pending = Pending(entry)
     for pos, item in enumerate(event.items):
