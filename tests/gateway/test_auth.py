@@ -21,6 +21,7 @@ import orjson
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import text
 
 from kjoretoyregister.konfig import service
 from kjoretoyregister.konfig.privileges import EIERSOK, OPPSLAG
@@ -323,3 +324,14 @@ async def test_revocation_is_seen_next_request_or_within_cache_ttl(
         assert (await _post(stack, headers))[0] == expected_now
         await asyncio.sleep(cache_s + 0.1)
         assert (await _post(stack, headers))[0] == 403
+
+
+async def test_konfig_database_failure_is_503_not_401(fresh: Env) -> None:
+    """A broken Konfigurasjon database must not look like a wrong password (401) or a bug."""
+    stack, capture = fresh
+    headers = stack.headers(await stack.token())
+    with stack.session_factory.begin() as s:
+        s.execute(text("ALTER TABLE tilgang RENAME TO tilgang_borte"))
+    status, body = await _post(stack, headers)
+    assert status == 503 and body["errorCode"] == "KJR-GW-KONFIG-UTILGJENGELIG"
+    assert capture.requests == []

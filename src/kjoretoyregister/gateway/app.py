@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -82,6 +83,7 @@ class Gateway:
             read_timeout_s=settings.read_timeout_s,
         )
         self.verifier: TokenVerifier | None = None
+        self._authz_executor: ThreadPoolExecutor | None = None
         # Bound once, after the CLI configured logging: the lazy proxy would rebuild the
         # logger (and its output file) on every request, even for filtered-out levels.
         self.log = get_logger("kjoretoyregister.gateway").bind()
@@ -90,6 +92,10 @@ class Gateway:
     async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
         """aiohttp cleanup context: open the upstream pool and the JWKS client, close them."""
         await self.upstream.start()
+        # Few threads contend less for the GIL than asyncio's default pool; more than the
+        # Authorizer's two concurrent Argon2 verifies, so a flood of wrong passwords can
+        # never occupy every thread and stall the cached checks of everybody else.
+        self._authz_executor = ThreadPoolExecutor(4, thread_name_prefix="gateway-authz")
         self._jwks_session = aiohttp.ClientSession()
         s = self.settings
         self.verifier = TokenVerifier(
@@ -107,6 +113,7 @@ class Gateway:
         finally:
             await self.upstream.close()
             await self._jwks_session.close()
+            self._authz_executor.shutdown(wait=True, cancel_futures=True)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The one handler for every path."""
@@ -166,6 +173,7 @@ class Gateway:
             fiks_org_id=matched.fiks_org_id,
             privilege=matched.route.privilege,
             cache=self.decisions,
+            executor=self._authz_executor,
         )
 
     async def _serve(
