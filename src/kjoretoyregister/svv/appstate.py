@@ -3,8 +3,13 @@
 Register lookups are synchronous SQLite calls. With ``lookup_threads`` > 0 they run in a small
 thread pool: SQLite releases the GIL while it searches, so concurrent requests overlap and the
 event loop stays free to accept connections and answer cheap requests (auth failures, 404s).
-With ``lookup_threads = 0`` they run on the loop itself, which is marginally faster for one
-request at a time and simplest to debug. ``bench/svv_bulk.py`` measures both.
+With ``lookup_threads = 0`` they run on the loop itself, which is somewhat faster for one
+request at a time but makes every other request wait behind a big one. ``bench/svv_bulk.py``
+measures both (its one-plate probe shows the waiting).
+
+Small bulk lookups (up to :data:`INLINE_MAX_ITEMS` identifiers, a few indexed reads) always run
+inline: the thread hop would cost more than the work, and they must not queue behind
+thousand-plate requests that fill the pool.
 """
 
 from __future__ import annotations
@@ -36,12 +41,22 @@ EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 
 JSON = "application/json"
 
+INLINE_MAX_ITEMS = 10
 
-async def lookup(app: web.Application, work: Callable[[Register], T]) -> T:
-    """Run ``work(register)`` in the lookup pool, or inline when there is none."""
+
+async def lookup(
+    app: web.Application, work: Callable[[Register], T], *, items: int | None = None
+) -> T:
+    """Run ``work(register)`` in the lookup pool, or inline when there is none.
+
+    Args:
+        app: the simulator app.
+        work: the register calls and rendering, run as one unit.
+        items: for bulk lookups, how many identifiers; a few run inline (see above).
+    """
     register = app[REGISTER]
     executor = app.get(EXECUTOR)
-    if executor is None:
+    if executor is None or (items is not None and items <= INLINE_MAX_ITEMS):
         return work(register)
     return await asyncio.get_running_loop().run_in_executor(executor, work, register)
 

@@ -89,7 +89,7 @@ async def bulk_kjennemerke(request: web.Request) -> web.Response:
     def work(register: Register) -> bytes:
         return one_per_item(register.many_by_kjennemerke(items), KJENNEMERKE_UKJENT)
 
-    return json_response(await lookup(request.app, work))
+    return json_response(await lookup(request.app, work, items=len(items)))
 
 
 async def bulk_kuid(request: web.Request) -> web.Response:
@@ -102,7 +102,7 @@ async def bulk_kuid(request: web.Request) -> web.Response:
     def work(register: Register) -> bytes:
         return one_per_item(register.many_by_kuid(items), KUID_UKJENT)
 
-    return json_response(await lookup(request.app, work))
+    return json_response(await lookup(request.app, work, items=len(items)))
 
 
 async def bulk_understellsnummer(request: web.Request) -> web.Response:
@@ -131,4 +131,4 @@ async def bulk_understellsnummer(request: web.Request) -> web.Response:
         ]
         return orjson.dumps(body)
 
-    return json_response(await lookup(request.app, work))
+    return json_response(await lookup(request.app, work, items=1))
