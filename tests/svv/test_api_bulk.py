@@ -267,3 +267,18 @@ class TestBulkUnderstellsnummer:
         response = await svv_client.get(path, headers=svv_api.OPPSLAG)
         assert response.status == 400
         assert (await response.json())["feilmelding"]
+
+
+@pytest.mark.parametrize("threads", [0, 1])
+async def test_same_answers_with_and_without_lookup_pool(
+    svv_client_factory, svv_api, svv_register, threads
+) -> None:
+    """lookup_threads only moves the work; small and large requests answer the same."""
+    plates = svv_register.sample_kjennemerker(30, seed=8)
+    pooled = await svv_client_factory()
+    other = await svv_client_factory(lookup_threads=threads)
+    for batch in (plates[:3], plates):
+        body = [{"kjennemerke": p} for p in batch]
+        a = await pooled.post(svv_api.BULK_KJENNEMERKE, json=body, headers=svv_api.OPPSLAG)
+        b = await other.post(svv_api.BULK_KJENNEMERKE, json=body, headers=svv_api.OPPSLAG)
+        assert await a.json() == await b.json()
