@@ -227,6 +227,7 @@ async def run(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Start everything, write the profile(s), print how to call it, wait for ``stop``/a signal."""
+    from kjoretoyregister.audit.admin_api import AUDIT_ADMIN_PREFIX, admin_audit_app_from_settings
     from kjoretoyregister.audit.pseudonyms import pseudonymizer_from_settings
     from kjoretoyregister.audit.writer import DurableAuditSink
     from kjoretoyregister.gateway.app import create_app as create_gateway
@@ -302,6 +303,7 @@ async def run(
             audit_sink=sink,
             mounts={
                 ADMIN_API_PREFIX: create_admin_app(factory, settings.konfig),
+                AUDIT_ADMIN_PREFIX: admin_audit_app_from_settings(settings),
                 PORTAL_PREFIX: portal_demo.portal_app(
                     settings.portal,
                     mp_port=mp_port,

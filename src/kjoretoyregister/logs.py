@@ -11,6 +11,7 @@ import logging
 import sys
 
 import structlog
+from aiohttp.http_exceptions import HttpProcessingError
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
@@ -32,6 +33,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     # aiohttp's access log would print full request lines (paths with plates/VINs): keep it off.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    redact_protocol_errors()
 
 
 def _stderr_logger(*_args: object) -> structlog.PrintLogger:
@@ -42,3 +44,35 @@ def _stderr_logger(*_args: object) -> structlog.PrintLogger:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)  # type: ignore[no-any-return]
+
+
+class ProtocolErrorRedactor(logging.Filter):
+    """Rewrite aiohttp's "bad request" log records so they carry no request content.
+
+    aiohttp answers a request it cannot parse (raw UTF-8 in the query, ``?navn=MØLLER``, a
+    broken request line) itself, before any handler of ours, and logs it on ``aiohttp.server``
+    with the raw request line, which can hold a plate, a VIN, a name or a token. Only the kind
+    of error is kept.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact a record whose exception is an HTTP parse error; pass all others."""
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = "refused a malformed HTTP request (%s %s)"
+            record.args = (exc.code, type(exc).__name__)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def redact_protocol_errors() -> None:
+    """Install :class:`ProtocolErrorRedactor` on ``aiohttp.server`` once per process.
+
+    Every aiohttp app factory calls this too, since tests and embedders build apps without
+    going through :func:`configure_logging`.
+    """
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ProtocolErrorRedactor) for f in logger.filters):
+        logger.addFilter(ProtocolErrorRedactor())

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from kjoretoyregister.audit.events import ERROR, AuditEvent, AuditItem, AuditSink, AuditUnavailable
 from kjoretoyregister.config import GatewaySettings
-from kjoretoyregister.gateway import checks, redaction
+from kjoretoyregister.gateway import checks
 from kjoretoyregister.gateway.auditing import items_from_answer, request_items
 from kjoretoyregister.gateway.correlation import HEADER as REQUEST_ID_HEADER
 from kjoretoyregister.gateway.correlation import correlation_id
@@ -40,7 +40,7 @@ from kjoretoyregister.gateway.routes import Match, match
 from kjoretoyregister.gateway.tokens import TokenVerifier, VerifiedToken
 from kjoretoyregister.gateway.validation import validate
 from kjoretoyregister.konfig.authz import Decision
-from kjoretoyregister.logs import get_logger
+from kjoretoyregister.logs import get_logger, redact_protocol_errors
 
 UPSTREAM_KEY = web.AppKey("upstream", Upstream)
 VERIFIER_KEY = web.AppKey("verifier", TokenVerifier)
@@ -322,7 +322,7 @@ def create_app(
         An ``aiohttp.web.Application`` that forwards the known SVV paths under
         ``/kjoretoyregister/api/{fiksOrgId}/…``; mount other apps (admin API) beside it.
     """
-    redaction.install()
+    redact_protocol_errors()
     gateway = Gateway(settings, authorizer, audit_sink, decision_cache_s)
     # We bound the body ourselves (Fiks error body, 413); aiohttp's own limit would answer in
     # its own format first, so keep it just above ours.

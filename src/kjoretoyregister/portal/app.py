@@ -37,6 +37,7 @@ from kjoretoyregister.audit.events import AuditSink
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.config import GatewaySettings, PortalSettings
 from kjoretoyregister.gateway.forwarding import Upstream
+from kjoretoyregister.logs import redact_protocol_errors
 from kjoretoyregister.portal import admin, views
 from kjoretoyregister.portal.lookup import PortalGateway
 from kjoretoyregister.portal.oidc import RelyingParty
@@ -90,6 +91,7 @@ def create_portal_app(
         templates=make_templates(),
         clock=clock,
     )
+    redact_protocol_errors()
     app = web.Application(middlewares=[portal_middleware], client_max_size=MAX_FORM_BYTES)
     app[PORTAL_KEY] = portal
     app[SESSION_KEY] = SessionStore(

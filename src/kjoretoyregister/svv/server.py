@@ -16,7 +16,6 @@ nothing but the public API's shape.
 
 from __future__ import annotations
 
-import logging
 import random
 import re
 import time
@@ -24,10 +23,9 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from kjoretoyregister.config import SvvSettings
-from kjoretoyregister.logs import get_logger
+from kjoretoyregister.logs import get_logger, redact_protocol_errors
 from kjoretoyregister.svv import admin, bulk, sokparams
 from kjoretoyregister.svv.appstate import (
     EXECUTOR,
@@ -77,7 +75,7 @@ def create_app(register: Register, settings: SvvSettings) -> web.Application:
         ValueError: a user entry is malformed, or ``default_antall`` > ``max_antall``.
     """
     users = Users.from_specs(u.get_secret_value() for u in settings.users)
-    _redact_protocol_errors()
+    redact_protocol_errors()
     limits = SokLimits(default_antall=settings.default_antall, max_antall=settings.max_antall)
     app = web.Application(
         middlewares=[_errors, _faults, _auth], client_max_size=settings.max_body_bytes
@@ -198,31 +196,6 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if role is not None and role not in user.roles:
         raise Forbidden(f"Brukeren mangler rollen {role} som tjenesten krever")
     return await handler(request)
-
-
-class _ProtocolErrorRedactor(logging.Filter):
-    """aiohttp logs a request it cannot parse with the raw request line, which can hold a plate,
-    a VIN or a name (an unencoded ``?navn=MØLLER``); keep only the kind of error.
-
-    Such requests never reach the middlewares: aiohttp answers them itself with a plain-text
-    400, as a servlet container in front of SVV would.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, HttpProcessingError):
-            record.msg = "svv: refused a malformed HTTP request (%s %s)"
-            record.args = (exc.code, type(exc).__name__)
-            record.exc_info = None
-            record.exc_text = None
-            record.levelno, record.levelname = logging.INFO, "INFO"
-        return True
-
-
-def _redact_protocol_errors() -> None:
-    logger = logging.getLogger("aiohttp.server")
-    if not any(isinstance(f, _ProtocolErrorRedactor) for f in logger.filters):
-        logger.addFilter(_ProtocolErrorRedactor())
 
 
 def _template(request: web.Request) -> str:
