@@ -204,3 +204,52 @@ def test_serve_answers_a_token_request_from_the_sync_provider(tmp_path: Path) ->
         proc.wait(timeout=10)
         assert proc.stderr is not None
         proc.stderr.close()
+
+
+def test_serve_idporten_refuses_without_a_shared_client_secret() -> None:
+    """--idporten without the portal's client secret would offer a login nobody can finish."""
+    result = runner.invoke(app, ["maskinporten", "serve", "--idporten", "--port", "0"])
+    assert result.exit_code == 2
+    assert "KJR_PORTAL__CLIENT_SECRET" in result.output
+
+
+@pytest.mark.slow
+def test_serve_idporten_offers_the_person_login(tmp_path: Path) -> None:
+    """`serve --idporten` mounts the OIDC login next to the token service, on the same keys."""
+    import urllib.request
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        "KJR_MASKINPORTEN__PORT": str(port),
+        "KJR_PORTAL__CLIENT_SECRET": "a-shared-secret-for-this-test",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kjoretoyregister", "maskinporten", "serve", "--idporten"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    base + "/idporten/.well-known/openid-configuration", timeout=2
+                ) as resp:
+                    discovery = json.load(resp)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        assert discovery["issuer"] == base + "/idporten/"
+        assert "S256" in discovery["code_challenge_methods_supported"]
+        with urllib.request.urlopen(discovery["jwks_uri"], timeout=2) as resp:
+            idporten_keys = {k["kid"] for k in json.load(resp)["keys"]}
+        with urllib.request.urlopen(base + "/jwk", timeout=2) as resp:
+            assert idporten_keys == {k["kid"] for k in json.load(resp)["keys"]}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -96,19 +96,52 @@ def serve(
         int | None,
         typer.Option("--token-lifetime-s", help="Access token lifetime in seconds (default 120)."),
     ] = None,
+    idporten: Annotated[
+        bool,
+        typer.Option(
+            "--idporten",
+            help="Also serve the ID-porten-like person login (under /idporten/) for the portal "
+            "client in KJR_PORTAL__CLIENT_ID / KJR_PORTAL__CLIENT_SECRET, with the synthetic "
+            "demo persons.",
+        ),
+    ] = False,
 ) -> None:
     """Serve /.well-known/oauth-authorization-server, /jwk and /token."""
     from aiohttp import web
 
     from kjoretoyregister.logs import get_logger
     from kjoretoyregister.maskinporten.app import create_app
+    from kjoretoyregister.maskinporten.idporten import OidcClient
+    from kjoretoyregister.portal.demo_seed import DEMO_PERSONS
 
     settings = _settings(
         state_dir, host=host, port=port, public_url=public_url, token_lifetime_s=token_lifetime_s
     )
     mp = settings.maskinporten
     state = MaskinportenState.open(_state_dir(settings), key_overlap_s=mp.key_overlap_s)
-    application = create_app(state, issuer=mp.public_url, token_lifetime_s=mp.token_lifetime_s)
+    clients: list[OidcClient] = []
+    if idporten:
+        portal = settings.portal
+        secret = portal.client_secret.get_secret_value()
+        if not secret:
+            typer.echo(
+                "--idporten needs KJR_PORTAL__CLIENT_SECRET (shared with the portal)", err=True
+            )
+            raise typer.Exit(2)
+        # An exact redirect URI when one is configured (as ID-porten requires); otherwise any
+        # loopback port, which is all a local stand-in can be reached from anyway.
+        clients.append(
+            OidcClient(portal.client_id, secret, redirect_uris=(portal.redirect_uri,))
+            if portal.redirect_uri
+            else OidcClient(portal.client_id, secret, redirect_uri_prefixes=("http://127.0.0.1:",))
+        )
+    application = create_app(
+        state,
+        issuer=mp.public_url,
+        token_lifetime_s=mp.token_lifetime_s,
+        idporten_clients=clients,
+        idporten_persons=DEMO_PERSONS,
+    )
     get_logger(__name__).info(
         "maskinporten stand-in listening",
         url=f"http://{mp.host}:{mp.port}/",
