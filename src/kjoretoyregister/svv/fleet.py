@@ -71,6 +71,11 @@ _LONG_LIVED = {"L3e", "L1e", "O1", "O2", "M1BOBIL"}
 _PLANT = "ABCDEFGHJK"
 
 Row = tuple[Any, ...]
+# Module globals: read in the hot loop, cheaper than attribute lookups on kodeverk.
+_REG, _AVREG = kodeverk.REGISTRERT, kodeverk.AVREGISTRERT
+_ART_EGEN, _ART_DROSJE_EIER = kodeverk.ART_EGENTRANSPORT, kodeverk.ART_DROSJE_EIER
+_ART_DROSJE_LEASING = kodeverk.ART_DROSJE_LEASING
+_KJORETOY, _PERSONLIG = kodeverk.KATEGORI_KJORETOY, kodeverk.KATEGORI_PERSONLIG
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,13 +265,13 @@ def fleet_chunk(plan: FleetPlan, chunk: int, start: int, count: int) -> FleetRow
         t0 = t0 - t0 % DAY + 6 * 3600 + int(random() * 8 * 3600)
         status = _status(random(), klasse, as_of_year - year)
         if as_of - t0 < 90 * DAY:
-            status = kodeverk.REGISTRERT
+            status = _REG
         status_fom: int | None = None
         life_end = as_of
-        if status == kodeverk.AVREGISTRERT:
+        if status == _AVREG:
             status_fom = as_of - int(random() * min(3 * YEAR, max(DAY, as_of - t0 - 60 * DAY)))
             life_end = status_fom
-        elif status != kodeverk.REGISTRERT:
+        elif status != _REG:
             status_fom = t0 + int((as_of - t0) * (0.45 + 0.5 * random()))
             life_end = status_fom
         if status_fom is not None and status_fom <= t0 + 30 * DAY:
@@ -283,7 +288,7 @@ def fleet_chunk(plan: FleetPlan, chunk: int, start: int, count: int) -> FleetRow
                 starts.extend(sorted({t0 + 20 * DAY + int(random() * span) for _ in range(n)}))
         ends: list[int | None] = [*starts[1:], None]
         leasing = year >= 2012 and (klasse == "M1" or klasse == "N1") and random() < 0.2
-        art = kodeverk.ART_EGENTRANSPORT
+        art = _ART_EGEN
         eiere: list[Row] = []
         others: list[list[Row]] = [[], [], [], []]
         org_share = _ORG_SHARE[klasse]
@@ -294,18 +299,18 @@ def fleet_chunk(plan: FleetPlan, chunk: int, start: int, count: int) -> FleetRow
                 taker = person(fom) if random() < 0.85 else org()
                 eiere.append((kuid, EIER, fom, tom, eier))
                 others[LEASINGTAKER].append((kuid, LEASINGTAKER, fom, tom, taker))
-                art = kodeverk.ART_DROSJE_LEASING if _is_taxi(taker) else kodeverk.ART_EGENTRANSPORT
+                art = _ART_DROSJE_LEASING if _is_taxi(taker) else _ART_EGEN
             elif random() < org_share:
                 eier = org()
                 eiere.append((kuid, EIER, fom, tom, eier))
                 if random() < 0.12:
                     others[UNDERENHET].append((kuid, UNDERENHET, fom, tom, org()))
-                art = kodeverk.ART_DROSJE_EIER if _is_taxi(eier) else kodeverk.ART_EGENTRANSPORT
+                art = _ART_DROSJE_EIER if _is_taxi(eier) else _ART_EGEN
             else:
                 eiere.append((kuid, EIER, fom, tom, person(fom)))
                 if random() < 0.08:
                     others[MEDEIER].append((kuid, MEDEIER, fom, tom, person(fom)))
-                art = kodeverk.ART_EGENTRANSPORT
+                art = _ART_EGEN
         # Primary key order (kuid, rolle, fom): eiere first, then each other role.
         eierskap.extend(eiere)
         for rows in others:
@@ -339,8 +344,8 @@ def fleet_chunk(plan: FleetPlan, chunk: int, start: int, count: int) -> FleetRow
                 if electric
                 else state.plates.ordinary(rng, small)
             )
-            kjennemerker.append((kuid, t0, first_plate, tc, kodeverk.KATEGORI_KJORETOY))
-            kjennemerker.append((kuid, tc, second, None, kodeverk.KATEGORI_KJORETOY))
+            kjennemerker.append((kuid, t0, first_plate, tc, _KJORETOY))
+            kjennemerker.append((kuid, tc, second, None, _KJORETOY))
         elif klasse == "M1" and random() < 0.006:
             k = int(random() * len(starts))
             p_from = max(starts[k], _PERSONAL_FROM) + int(random() * 120 * DAY)
@@ -348,11 +353,11 @@ def fleet_chunk(plan: FleetPlan, chunk: int, start: int, count: int) -> FleetRow
             personal = None
             if p_from < (life_end if p_to is None else p_to) - DAY:
                 personal = state.plates.personal()
-            kjennemerker.append((kuid, t0, first_plate, None, kodeverk.KATEGORI_KJORETOY))
+            kjennemerker.append((kuid, t0, first_plate, None, _KJORETOY))
             if personal is not None:
-                kjennemerker.append((kuid, p_from, personal, p_to, kodeverk.KATEGORI_PERSONLIG))
+                kjennemerker.append((kuid, p_from, personal, p_to, _PERSONLIG))
         else:
-            kjennemerker.append((kuid, t0, first_plate, None, kodeverk.KATEGORI_KJORETOY))
+            kjennemerker.append((kuid, t0, first_plate, None, _KJORETOY))
 
         u = random()
         skjerming = (

@@ -12,14 +12,15 @@ identities.
 
 from __future__ import annotations
 
-import marshal
 import os
+import shutil
 import sqlite3
+import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
@@ -30,7 +31,7 @@ import orjson
 from kjoretoyregister.svv import kodeverk, sisdinky
 from kjoretoyregister.svv.addresses import FYLKER, POSTSTEDER, STREETS
 from kjoretoyregister.svv.catalog import VARIANTS, find_variant, variant_data
-from kjoretoyregister.svv.fleet import FleetPlan, FleetRows, fleet_chunk
+from kjoretoyregister.svv.fleet import FleetPlan, fleet_chunk
 from kjoretoyregister.svv.identifiers import make_fodselsnummer
 from kjoretoyregister.svv.persons import (
     ETTERNAVN,
@@ -114,18 +115,55 @@ class Plan:
                 yield kind, chunk, start, min(size, total - start)
 
 
-def _run_task(plan: Plan, task: tuple[str, int, int, int]) -> tuple[str, bytes]:
-    """One chunk's rows, marshalled: for tuples of ints and strings marshal is about twice as
-    fast as pickle on both ends, and the parent process is the bottleneck."""
+Task = tuple[str, int, int, int]
+Rows = dict[str, list[tuple[Any, ...]]]
+_TABLES_OF = {
+    "personer": ("kunder",),
+    "organisasjoner": ("kunder",),
+    "kjoretoy": ("kjoretoy", "kjennemerker", "eierskap"),
+}
+
+
+def chunk_rows(plan: Plan, task: Task) -> Rows:
+    """The rows of one chunk, by table, in primary-key order."""
     kind, chunk, start, count = task
     if kind == "personer":
-        rows: Any = persons_chunk(plan.seed, chunk, start, count)
-    elif kind == "organisasjoner":
-        rows = orgs_chunk(plan.seed, chunk, start, count)
-    else:
-        fleet = fleet_chunk(plan.fleet, chunk, start, count)
-        rows = (fleet.kjoretoy, fleet.kjennemerker, fleet.eierskap)
-    return kind, marshal.dumps(rows)
+        return {"kunder": persons_chunk(plan.seed, chunk, start, count)}
+    if kind == "organisasjoner":
+        return {"kunder": orgs_chunk(plan.seed, chunk, start, count)}
+    fleet = fleet_chunk(plan.fleet, chunk, start, count)
+    return {
+        "kjoretoy": fleet.kjoretoy,
+        "kjennemerker": fleet.kjennemerker,
+        "eierskap": fleet.eierskap,
+    }
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: Rows) -> int:
+    """Insert a chunk's rows; returns how many vehicles or kunder it held (for progress)."""
+    for table, table_rows in rows.items():
+        conn.executemany(_INSERT[table], table_rows)
+    return len(rows["kjoretoy"] if "kjoretoy" in rows else rows["kunder"])
+
+
+def _write_chunk_file(plan: Plan, task: Task, directory: str) -> tuple[str, str, int]:
+    """In a worker: make a chunk and write it to its own SQLite file (kind, path, count).
+
+    Encoding rows into SQLite records is most of the writer's work; done here it runs in
+    parallel, and the writer only copies records from file to file in C.
+    """
+    path = str(Path(directory) / f"{task[0]}-{task[1]:05d}.sqlite")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "locking_mode = EXCLUSIVE"):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.executescript(TABLES)
+        conn.execute("BEGIN")
+        count = _insert_rows(conn, chunk_rows(plan, task))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return task[0], path, count
 
 
 class _Progress:
@@ -179,6 +217,7 @@ def generate(
     progress: bool = False,
     workers: int | None = None,
     as_of: datetime | None = None,
+    chunk_sizes: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Write a synthetic register with ``vehicles`` generated vehicles plus the sisdinky ones.
 
@@ -189,6 +228,8 @@ def generate(
         progress: show a rich progress bar on the terminal.
         workers: processes for generation (default: up to 2, in-process for small registers).
         as_of: the register's "now" (default :data:`DEFAULT_AS_OF`).
+        chunk_sizes: (vehicles, kunder) per chunk; for tests only: plate number slices are
+            cut per chunk, so other sizes give other (equally valid) data.
 
     Returns:
         The register's meta: schema_version, seed, vehicles, persons, organisations,
@@ -201,26 +242,26 @@ def generate(
     if when.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     plan = Plan.make(vehicles, seed, when)
+    if chunk_sizes is not None:
+        plan = replace(plan, vehicle_chunk=chunk_sizes[0], kunde_chunk=chunk_sizes[1])
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if vehicles >= PARALLEL_FROM else 0
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     conn = sqlite3.connect(tmp, isolation_level=None)
+    chunk_dir = Path(tempfile.mkdtemp(prefix=".svv-chunks-", dir=path.parent))
     try:
         _writer_pragmas(conn)
         conn.executescript(TABLES)
         conn.execute("BEGIN")
         _write_lookup_tables(conn)
+        conn.execute("COMMIT")
         clock = _Clock()
         with _Progress(progress, plan) as bar:
-            for kind, result in results(plan, workers):
-                clock.lap("waiting for rows")
-                _insert(conn, kind, result)
-                count = len(result.kjoretoy) if isinstance(result, FleetRows) else len(result)
-                bar.advance(kind, count)
-                clock.lap("inserting rows")
+            _load_rows(conn, plan, workers, chunk_dir, bar, clock)
             sis = _sisdinky_rows()
+            conn.execute("BEGIN")
             for table in ("kunder", "kjoretoy", "kjennemerker", "eierskap"):
                 conn.executemany(_INSERT[table], sis[table])
             conn.execute("COMMIT")
@@ -248,8 +289,13 @@ def generate(
                 [(key, orjson.dumps(value).decode()) for key, value in meta.items()],
             )
             bar.advance("indekser", 1)
+    except BaseException:
+        conn.close()
+        tmp.unlink(missing_ok=True)  # never leave half a register behind
+        raise
     finally:
         conn.close()
+        shutil.rmtree(chunk_dir, ignore_errors=True)
     os.replace(tmp, path)
     # Where the time went (not stored: it is not part of the data).
     return {**meta, "phase_seconds": clock.laps}
@@ -281,54 +327,50 @@ def _writer_pragmas(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA {pragma}")
 
 
-def results(plan: Plan, workers: int) -> Iterator[tuple[str, Any]]:
-    """Chunk results in task order: a list of ``kunder`` rows or :class:`FleetRows`.
-
-    With workers, at most a few chunks are ahead of the writer (bounded memory).
-    """
-    for kind, payload in _payloads(plan, workers):
-        rows = marshal.loads(payload)  # noqa: S302 - our own worker's output
-        yield kind, FleetRows(*rows) if kind == "kjoretoy" else rows
-
-
-def _payloads(plan: Plan, workers: int) -> Iterator[tuple[str, bytes]]:
-    tasks = list(plan.tasks())
+def _load_rows(
+    conn: sqlite3.Connection,
+    plan: Plan,
+    workers: int,
+    directory: Path,
+    bar: _Progress,
+    clock: _Clock,
+) -> None:
+    """Fill the big tables, chunk after chunk in task order (the data do not depend on how)."""
     if workers <= 0:
-        for task in tasks:
-            yield _run_task(plan, task)
+        conn.execute("BEGIN")
+        for task in plan.tasks():
+            rows = chunk_rows(plan, task)
+            clock.lap("making rows")
+            bar.advance(task[0], _insert_rows(conn, rows))
+            clock.lap("inserting rows")
+        conn.execute("COMMIT")
         return
+    tasks = iter(plan.tasks())
     # spawn, not fork: the parent may run rich's refresh thread, and forking threads is unsafe.
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as executor:
-        pending: deque[Future[tuple[str, bytes]]] = deque()
-        queue = iter(tasks)
+        pending: deque[Future[tuple[str, str, int]]] = deque()
+
+        def submit() -> None:
+            task = next(tasks, None)
+            if task is not None:
+                pending.append(executor.submit(_write_chunk_file, plan, task, str(directory)))
+
+        # A bounded window: a few chunk files ahead of the writer at most.
         for _ in range(workers + 2):
-            _submit(executor, pending, plan, queue)
+            submit()
         while pending:
-            result = pending.popleft().result()
-            _submit(executor, pending, plan, queue)
-            yield result
-
-
-def _submit(
-    executor: ProcessPoolExecutor,
-    pending: deque[Future[tuple[str, bytes]]],
-    plan: Plan,
-    queue: Iterator[tuple[str, int, int, int]],
-) -> bool:
-    task = next(queue, None)
-    if task is None:
-        return False
-    pending.append(executor.submit(_run_task, plan, task))
-    return True
-
-
-def _insert(conn: sqlite3.Connection, kind: str, result: Any) -> None:
-    if isinstance(result, FleetRows):
-        conn.executemany(_INSERT["kjoretoy"], result.kjoretoy)
-        conn.executemany(_INSERT["kjennemerker"], result.kjennemerker)
-        conn.executemany(_INSERT["eierskap"], result.eierskap)
-    else:
-        conn.executemany(_INSERT["kunder"], result)
+            kind, path, count = pending.popleft().result()
+            submit()
+            clock.lap("waiting for rows")
+            conn.execute("ATTACH DATABASE ? AS chunk", (path,))
+            conn.execute("BEGIN")
+            for table in _TABLES_OF[kind]:
+                conn.execute(f"INSERT INTO main.{table} SELECT * FROM chunk.{table}")  # noqa: S608
+            conn.execute("COMMIT")
+            conn.execute("DETACH DATABASE chunk")
+            os.unlink(path)
+            bar.advance(kind, count)
+            clock.lap("inserting rows")
 
 
 def _write_lookup_tables(conn: sqlite3.Connection) -> None:
