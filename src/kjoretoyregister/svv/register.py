@@ -70,6 +70,7 @@ _OWNED = (
 
 
 _PARTY_CACHE_SIZE = 200_000
+_PLATE_CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZÆØÅ"
 
 
 class RegisterError(Exception):
@@ -364,6 +365,16 @@ class Register:
             if prefix:
                 where += " AND k.kjennemerke >= ? AND k.kjennemerke < ?"
                 params += [prefix, prefix + "\U0010ffff"]
+            elif len(plate) > 1 and plate[1] != "?":
+                # "?B12345", an unknown first character: a range scan per possible first
+                # character beats scanning the whole plate index (~40 ms against ~1.5 s at 6 M).
+                rest = plate[1:].split("?", 1)[0]
+                ranges = " OR ".join(
+                    "(k.kjennemerke >= ? AND k.kjennemerke < ?)" for _ in _PLATE_CHARACTERS
+                )
+                where += f" AND ({ranges})"
+                for first in _PLATE_CHARACTERS:
+                    params += [first + rest, first + rest + "\U0010ffff"]
         else:
             where, params = "k.kjennemerke = ?", [plate]
         base = (
@@ -375,8 +386,10 @@ class Register:
         return self._vehicle_page(
             self._conn(),
             f"SELECT count(DISTINCT k.kuid) {base}",
-            f"SELECT k.kuid, min(k.kjennemerke) AS plate {base} GROUP BY k.kuid "
-            "ORDER BY plate, k.kuid",
+            # Materialised first: with GROUP BY kuid in the same query the planner prefers
+            # walking the table in kuid order (a full scan) to using the plate index.
+            f"WITH hits AS MATERIALIZED (SELECT k.kuid AS kuid, k.kjennemerke AS plate {base}) "
+            "SELECT kuid, min(plate) AS first FROM hits GROUP BY kuid ORDER BY first, kuid",
             params,
             fra,
             antall,
