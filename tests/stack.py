@@ -243,15 +243,13 @@ async def start_stack(
             **(gateway or {}),
         }
         gw_settings = GatewaySettings.model_validate(gw_fields)
-        gw_root = await serve(
-            create_gateway(
-                gw_settings,
-                authorizer=Authorizer(factory),
-                audit_sink=sink,
-                decision_cache_s=decision_cache_s,
-            ),
-            stack,
+        gw_app = create_gateway(
+            gw_settings,
+            authorizer=Authorizer(factory),
+            audit_sink=sink,
+            decision_cache_s=decision_cache_s,
         )
+        gw_root = await serve(gw_app, stack)
         http = aiohttp.ClientSession()
         stack.push_async_callback(http.close)
         yield Stack(
@@ -270,6 +268,7 @@ async def start_stack(
             register=register,
             audit=sink,
             http=http,
+            extra={"gateway_app": gw_app},
             **ids,
         )
 

@@ -90,6 +90,30 @@ class GatewaySettings(_Section):
     read_timeout_s: float = Field(30.0, gt=0)
     deadline_s: float = Field(35.0, gt=0, description="End-to-end deadline for one request")
     pool_size: int = Field(100, ge=1)
+    # -- production (issue 9): limits, resilience, operations; see docs/deployment.md --------
+    redis_url: str | None = Field(
+        None, description="Shared rate-limit store (redis://…); None = in-process limits only"
+    )
+    redis_prefix: str = Field("kjr", min_length=1, description="Key prefix in Redis")
+    rate_org_per_s: int = Field(0, ge=0, description="Requests/s per Fiks org; 0 = no limit")
+    rate_integration_per_s: int = Field(0, ge=0, description="Requests/s per integration; 0 = off")
+    quota_org_items_per_day: int = Field(0, ge=0, description="Items/day per org; 0 = no quota")
+    quota_integration_items_per_day: int = Field(
+        0, ge=0, description="Items/day per integration; 0 = no quota"
+    )
+    breaker_failures: int = Field(5, ge=1, description="Consecutive SVV failures that open it")
+    breaker_cooldown_s: float = Field(10.0, gt=0, description="Open this long before a probe")
+    get_retries: int = Field(2, ge=0, le=5, description="Extra attempts for idempotent GETs")
+    max_in_flight: int = Field(256, ge=1, description="API requests at once before shedding 503")
+    maintenance: bool = Field(False, description="Start in maintenance mode (API and ready 503)")
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token for /gateway/admin/maintenance (≥ 16 chars); None = off"
+    )
+    health_cache_s: float = Field(2.0, ge=0, description="Readiness results are reused this long")
+    authz_invalidation_poll_s: float = Field(
+        1.0, gt=0, description="How often the decision cache polls for Konfigurasjon changes"
+    )
+    tracing: bool = Field(False, description="OpenTelemetry spans (needs the otel extra)")
 
 
 class KonfigSettings(_Section):

@@ -24,6 +24,7 @@ from kjoretoyregister.audit.events import ERROR, AuditEvent, AuditItem, AuditSin
 from kjoretoyregister.config import GatewaySettings
 from kjoretoyregister.gateway import checks
 from kjoretoyregister.gateway.auditing import items_from_answer, request_items
+from kjoretoyregister.gateway.breaker import CircuitBreaker, State
 from kjoretoyregister.gateway.correlation import HEADER as REQUEST_ID_HEADER
 from kjoretoyregister.gateway.correlation import correlation_id
 from kjoretoyregister.gateway.errors import (
@@ -32,10 +33,16 @@ from kjoretoyregister.gateway.errors import (
     AuditUnavailableError,
     BodyTooLarge,
     GatewayError,
+    Maintenance,
+    Overloaded,
     error_response,
     render,
 )
 from kjoretoyregister.gateway.forwarding import Upstream, UpstreamResponse
+from kjoretoyregister.gateway.health import MAINTENANCE_RETRY_AFTER_S, Check, Health
+from kjoretoyregister.gateway.metrics import GatewayMetrics
+from kjoretoyregister.gateway.ratelimit import RateLimiter
+from kjoretoyregister.gateway.resilience import ResilientUpstream
 from kjoretoyregister.gateway.routes import Match, match
 from kjoretoyregister.gateway.tokens import TokenVerifier, VerifiedToken
 from kjoretoyregister.gateway.validation import validate
@@ -69,6 +76,7 @@ class Gateway:
         authorizer: checks.AuthorizerLike,
         audit_sink: AuditSink,
         decision_cache_s: float = 0.0,
+        readiness: Mapping[str, Check] | None = None,
     ) -> None:
         self.settings = settings
         self.authorizer = authorizer
@@ -82,6 +90,27 @@ class Gateway:
             connect_timeout_s=settings.connect_timeout_s,
             read_timeout_s=settings.read_timeout_s,
         )
+        # Production layer (issue 9): metrics, breaker + retries, limits, health, shedding.
+        self.metrics = GatewayMetrics()
+        self.breaker = CircuitBreaker(
+            "svv",
+            failures=settings.breaker_failures,
+            cooldown_s=settings.breaker_cooldown_s,
+            metrics=self.metrics,
+        )
+        self.resilient = ResilientUpstream(
+            self.upstream, self.breaker, self.metrics, get_retries=settings.get_retries
+        )
+        self.ratelimiter = RateLimiter(settings, self.metrics)
+        token = settings.admin_token.get_secret_value() if settings.admin_token else None
+        self.health = Health(
+            {**(readiness or {}), "jwks": self._jwks_ready, "svv_breaker": self._breaker_ready},
+            cache_s=settings.health_cache_s,
+            maintenance=settings.maintenance,
+            admin_token=token,
+            metrics=self.metrics,
+        )
+        self._in_flight = 0
         self.verifier: TokenVerifier | None = None
         self._authz_executor: ThreadPoolExecutor | None = None
         # Bound once, after the CLI configured logging: the lazy proxy would rebuild the
@@ -112,6 +141,7 @@ class Gateway:
             yield
         finally:
             await self.upstream.close()
+            await self.ratelimiter.close()
             await self._jwks_session.close()
             self._authz_executor.shutdown(wait=True, cancel_futures=True)
 
@@ -120,9 +150,26 @@ class Gateway:
         started = time.perf_counter()
         cid = correlation_id(request.headers.get(REQUEST_ID_HEADER))
         raw_path = request.raw_path.partition("?")[0]
+        if self._in_flight >= self.settings.max_in_flight:
+            # Shed before any work: a queue that grows only turns overload into timeouts.
+            self.metrics.shed.inc()
+            return render(Overloaded(retry_after=1), raw_path, cid)
+        self._in_flight += 1
+        self.metrics.in_flight.inc()
+        try:
+            return await self._handle(request, cid, raw_path, started)
+        finally:
+            self._in_flight -= 1
+            self.metrics.in_flight.dec()
+
+    async def _handle(
+        self, request: web.Request, cid: str, raw_path: str, started: float
+    ) -> web.StreamResponse:
         matched: Match | None = None
         who: _Attribution | None = None
         try:
+            if self.health.maintenance:
+                raise Maintenance(retry_after=MAINTENANCE_RETRY_AFTER_S)
             matched = match(request.method, raw_path)
             unproven = await self._identify(request, matched)
             try:
@@ -144,14 +191,27 @@ class Gateway:
         except Exception as exc:  # a bug: answer in Fiks form, log without any request data
             self.log.error("unhandled", error=type(exc).__name__, correlation_id=cid)
             response = error_response(500, "Intern feil", raw_path, INTERNAL_ERROR_CODE, cid)
+        route = matched.route.template if matched else "unmatched"
+        elapsed = time.perf_counter() - started
+        self.metrics.requests.labels(route, request.method, str(response.status)).inc()
+        self.metrics.duration.labels(route).observe(elapsed)
         self.log.info(
             "request",
-            route=matched.route.template if matched else "unmatched",
+            route=route,
             status=response.status,
-            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            latency_ms=round(elapsed * 1000, 2),
             correlation_id=cid,
         )
         return response
+
+    async def _jwks_ready(self) -> None:
+        if self.verifier is None:
+            raise RuntimeError("gateway not started")
+        await self.verifier.ensure_keys()
+
+    async def _breaker_ready(self) -> None:
+        if self.breaker.state is State.OPEN:
+            raise RuntimeError("svv circuit open")
 
     async def _identify(self, request: web.Request, matched: Match) -> _Attribution:
         """Check 1 and the shape of check 2: a verified token and the integration headers."""
@@ -194,14 +254,15 @@ class Gateway:
             query_pairs=len(request.query),
             max_items=self.settings.max_bulk_items,
         )
+        await self.ratelimiter.hit(who.fiks_org_id, who.integrasjon_id, len(validated.items))
         try:
-            answer = await self.upstream.forward(
+            answer = await self.resilient.forward(
                 matched.route.method,
                 matched.upstream_path(),
                 query=request.rel_url.raw_query_string,
                 body=body if body else None,
                 correlation_id=cid,
-                remaining_s=self.settings.deadline_s - (time.perf_counter() - started),
+                deadline=started + self.settings.deadline_s,
             )
         except GatewayError:
             who.items = request_items(matched.route, validated, ERROR)
@@ -256,10 +317,15 @@ class Gateway:
             case_reference=who.case_reference,
             http_status=http_status,
         )
+        commit_started = time.perf_counter()
         try:
             await self.audit_sink.record(event)
         except AuditUnavailable as exc:
             raise AuditUnavailableError() from exc
+        self.metrics.audit_commit.observe(time.perf_counter() - commit_started)
+
+
+GATEWAY_KEY = web.AppKey("gateway", Gateway)
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
@@ -304,6 +370,7 @@ def create_app(
     audit_sink: AuditSink,
     mounts: Mapping[str, web.Application] | None = None,
     decision_cache_s: float = 0.0,
+    readiness: Mapping[str, Check] | None = None,
 ) -> web.Application:
     """Build the gateway application.
 
@@ -317,18 +384,26 @@ def create_app(
             catch-all that answers every unknown path with a Fiks 404.
         decision_cache_s: remember OK authorization decisions this long (0 = off: every
             request asks Konfigurasjon; see :class:`.checks.DecisionCache`).
+        readiness: extra ``/health/ready`` checks by name (database, audit writer); the
+            gateway adds ``jwks`` and ``svv_breaker`` itself (see :mod:`.health`).
 
     Returns:
         An ``aiohttp.web.Application`` that forwards the known SVV paths under
         ``/kjoretoyregister/api/{fiksOrgId}/…``; mount other apps (admin API) beside it.
     """
     redact_protocol_errors()
-    gateway = Gateway(settings, authorizer, audit_sink, decision_cache_s)
+    gateway = Gateway(settings, authorizer, audit_sink, decision_cache_s, readiness)
     # We bound the body ourselves (Fiks error body, 413); aiohttp's own limit would answer in
     # its own format first, so keep it just above ours.
     app = web.Application(client_max_size=settings.max_body_bytes + 1)
     app.cleanup_ctx.append(gateway.lifecycle)
+    app[GATEWAY_KEY] = gateway
     app.router.add_get("/health", _health)
+    # Operations endpoints on the gateway's own host and port (see health.py, metrics.py).
+    app.router.add_get("/health/live", gateway.health.live)
+    app.router.add_get("/health/ready", gateway.health.ready_handler)
+    app.router.add_get("/metrics", gateway.metrics.handle)
+    app.router.add_route("*", "/gateway/admin/maintenance", gateway.health.maintenance_handler)
     for prefix, sub in (mounts or {}).items():
         app.add_subapp(prefix, sub)
     # Every other path goes through the handler too, so unknown paths get a Fiks 404 body.

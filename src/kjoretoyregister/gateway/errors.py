@@ -14,7 +14,11 @@ Hierarchy (status, errorCode; the code's middle part says where the fault arose)
     ├── KonfigUnavailable        503  KJR-GW-KONFIG-UTILGJENGELIG
     ├── AuditUnavailableError    503  KJR-GW-AUDIT-UTILGJENGELIG
     ├── UpstreamTimeout          504  KJR-SVV-TIDSAVBRUDD
-    └── UpstreamUnavailable      502  KJR-SVV-UTILGJENGELIG
+    ├── UpstreamUnavailable      502  KJR-SVV-UTILGJENGELIG
+    ├── RateLimited              429  KJR-GW-RATE                 (Retry-After)
+    ├── Overloaded               503  KJR-GW-OVERBELASTET         (Retry-After)
+    ├── Maintenance              503  KJR-GW-VEDLIKEHOLD          (Retry-After)
+    └── CircuitOpen              503  KJR-SVV-KRETSBRYTER-APEN    (Retry-After)
 
 Routes and checks raise these; :func:`render` turns them into the response. Bugs stay builtin
 exceptions and become a 500 ``KJR-GW-INTERN`` in the app's last-resort handler.
@@ -39,8 +43,10 @@ class GatewayError(Exception):
     error_code: ClassVar[str] = INTERNAL_ERROR_CODE
     default_message: ClassVar[str] = "Intern feil i gatewayen"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
         self.message = message or self.default_message
+        #: Seconds for the ``Retry-After`` header (429/503 answers that know when to retry).
+        self.retry_after = retry_after
         super().__init__(self.message)
 
 
@@ -142,23 +148,58 @@ class UpstreamUnavailable(GatewayError):
     default_message = "Fikk ikke kontakt med Statens vegvesen"
 
 
+class RateLimited(GatewayError):
+    """A rate limit or daily quota of the org or the integration is used up."""
+
+    status = 429
+    error_code = "KJR-GW-RATE"
+    default_message = "For mange forespørsler; prøv igjen senere"
+
+
+class Overloaded(GatewayError):
+    """Too many requests in flight in this instance: shed rather than queue."""
+
+    status = 503
+    error_code = "KJR-GW-OVERBELASTET"
+    default_message = "Tjenesten er overbelastet; prøv igjen om litt"
+
+
+class Maintenance(GatewayError):
+    """The gateway is in maintenance mode."""
+
+    status = 503
+    error_code = "KJR-GW-VEDLIKEHOLD"
+    default_message = "Tjenesten er midlertidig stengt for vedlikehold"
+
+
+class CircuitOpen(UpstreamUnavailable):
+    """SVV failed repeatedly; calls are refused until a probe succeeds."""
+
+    status = 503
+    error_code = "KJR-SVV-KRETSBRYTER-APEN"
+    default_message = "Statens vegvesen er utilgjengelig; prøv igjen senere"
+
+
 def error_response(
     status: int,
     message: str,
     path: str,
     error_code: str,
     correlation_id: str,
+    retry_after: int | None = None,
 ) -> web.Response:
     """Build the Fiks error response; ``errorId`` is the correlation id so support can find it."""
     body = fiks_error_body(status, message, path, error_code=error_code, error_id=correlation_id)
+    headers = {"X-Request-ID": correlation_id}
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, retry_after))
     return web.Response(
-        status=status,
-        body=orjson.dumps(body),
-        content_type="application/json",
-        headers={"X-Request-ID": correlation_id},
+        status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
     )
 
 
 def render(exc: GatewayError, path: str, correlation_id: str) -> web.Response:
     """The one place a :class:`GatewayError` becomes an HTTP response."""
-    return error_response(exc.status, exc.message, path, exc.error_code, correlation_id)
+    return error_response(
+        exc.status, exc.message, path, exc.error_code, correlation_id, exc.retry_after
+    )

@@ -158,6 +158,20 @@ class TokenVerifier:
                 self._verified.clear()  # bounded memory beats a clever eviction here
         self._verified[token] = verified
 
+    async def ensure_keys(self) -> None:
+        """Readiness: a key set no older than ``jwks_cache_s`` (fetched now if due).
+
+        Raises:
+            JwksUnavailable: no key set could be fetched, or only a stale one is held.
+        """
+        now = self._clock()
+        keys = self._keys
+        stale = keys is None or now - keys.fetched_at > self._jwks_cache_s
+        if stale and now - self._last_fetch_attempt >= self._min_refetch_s:
+            keys = await self._refresh(now)
+        if keys is None or self._clock() - keys.fetched_at > self._jwks_cache_s:
+            raise JwksUnavailable()
+
     async def _key_for(self, kid: str) -> Any:
         now = self._clock()
         keys = self._keys
