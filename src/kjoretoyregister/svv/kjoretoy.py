@@ -166,9 +166,12 @@ def _kontroll_dates(first_registered: str, today: str) -> tuple[str, int | None]
     due = _add_years(first, 4)
     if due > now:
         return due.isoformat(), None
-    while _add_years(due, 2) <= now:
-        due = _add_years(due, 2)
-    return _add_years(due, 2).isoformat(), due.toordinal()
+    # The last deadline on or before today: 4 + 2k years after the first registration.
+    steps = (now.year - due.year) // 2
+    last = _add_years(due, 2 * steps)
+    if last > now:
+        last = _add_years(due, 2 * (steps - 1))
+    return _add_years(last, 2).isoformat(), last.toordinal()
 
 
 class KjoretoyBuilder:
@@ -221,9 +224,9 @@ class KjoretoyBuilder:
             if mellomnavn:
                 person["mellomnavn"] = self.lookups.navn[mellomnavn]
             person["etternavn"] = self.lookups.navn[etternavn]
-            born = fodselsdato_from_fodselsnummer(fnr)
+            born = _fodselsdato(fnr)
             if born is not None:
-                person["fodselsdato"] = born.isoformat()
+                person["fodselsdato"] = born
             result = {"person": person}
         else:
             result = {
@@ -399,6 +402,22 @@ class KjoretoyBuilder:
             },
             "tilleggsgodkjenninger": [],
         }
+
+
+def _fodselsdato(fnr: str) -> str | None:
+    """The ISO birth date of a fødselsnummer, cached by date digits and century range."""
+    ind = fnr[6:9]
+    representative = (
+        "000" if ind < "500" else "500" if ind < "750" else "750" if ind < "900" else "900"
+    )
+    return _birth_iso(fnr[:6], representative)
+
+
+@lru_cache(maxsize=131_072)
+def _birth_iso(date_digits: str, individnummer: str) -> str | None:
+    # The century follows from the range the individual number is in, not its exact value.
+    born = fodselsdato_from_fodselsnummer(f"{date_digits}{individnummer}00")
+    return None if born is None else born.isoformat()
 
 
 def _current_plate(plates: list[PlateRow], dtg: int | None) -> str | None:

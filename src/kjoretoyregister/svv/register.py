@@ -18,6 +18,7 @@ Search semantics (svv-api.md §2.2), all as of now:
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 import sqlite3
@@ -69,7 +70,8 @@ _OWNED = (
 )
 
 
-_PARTY_CACHE_SIZE = 200_000
+# Small on purpose: every cached dict is scanned by Python's full garbage collections.
+_PARTY_CACHE_SIZE = 20_000
 _PLATE_CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZÆØÅ"
 
 
@@ -118,7 +120,12 @@ def _check_paging(fra: int, antall: int) -> None:
 
 
 class Register:
-    """Read-only access to a register file made by ``svv generate`` (thread-safe)."""
+    """Read-only access to a register file made by ``svv generate`` (thread-safe).
+
+    Opening it calls :func:`gc.freeze` once: the objects alive then (the register's lookup
+    tables and whatever the process already holds) are left out of later full garbage
+    collections, which otherwise dominate the tail latency of bulk lookups.
+    """
 
     def __init__(self, path: Path) -> None:
         path = Path(path)
@@ -154,6 +161,11 @@ class Register:
         self._by_merkekode: dict[str, list[int]] = {}
         for index, variant in enumerate(self._lookups.variants):
             self._by_merkekode.setdefault(variant.merkekode, []).append(index)
+        # A bulk answer allocates ~50,000 dicts, enough to trigger full garbage collections,
+        # and each would walk every long-lived object (the catalogue's technical subtrees,
+        # names, the server's own state). Freezing what exists now keeps those walks short:
+        # p50 of a 1,000-plate lookup drops by about a fifth, and the tail more.
+        gc.freeze()
 
     # --- connections ---------------------------------------------------------------------
 
