@@ -161,7 +161,14 @@ def _mkdir(path: Path) -> None:
 def seed_konfig(database_url: str) -> dict[str, str]:
     """Migrate; seed two activated orgs and an integration granted both privileges on the first."""
     upgrade(database_url)
-    factory = make_session_factory(make_engine(database_url))
+    engine = make_engine(database_url)
+    try:
+        return _seed(make_session_factory(engine))
+    finally:
+        engine.dispose()  # PostgreSQL: no pooled connection left open after seeding
+
+
+def _seed(factory: sessionmaker[Session]) -> dict[str, str]:
     with factory.begin() as s:
         org = service.create_org(s, "Testkommune", ORG_ORGNR)
         other = service.create_org(s, "Annen kommune", OTHER_ORGNR)
@@ -217,7 +224,6 @@ async def start_stack(
         register: Register | None = None
         if upstream is None:
             from kjoretoyregister.svv.register import Register
-
             from kjoretoyregister.svv.server import create_app as create_simulator
 
             assert reg_path is not None

@@ -109,7 +109,7 @@ async def test_json_logs_carry_no_identifiers(
         async with start_stack(tmp_path, register_path=register_path) as stack:
             token = await stack.token()
             capsys.readouterr()
-            fnr = "01818012345"
+            fnr = "01818012337"
             async with stack.http.get(
                 stack.api(f"sok/fodselsnummer?fodselsnummer={fnr}"),
                 headers=stack.headers(token, **{"X-Fiks-Formaal": "Parkering"}),

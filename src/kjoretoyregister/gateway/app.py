@@ -11,6 +11,8 @@ is nobody to attribute them to); from step 3 on every answer, error or not, is a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +49,7 @@ from kjoretoyregister.gateway.routes import Match, match
 from kjoretoyregister.gateway.tokens import TokenVerifier, VerifiedToken
 from kjoretoyregister.gateway.validation import validate
 from kjoretoyregister.konfig.authz import Decision
+from kjoretoyregister.konfig.invalidation import KonfigGeneration
 from kjoretoyregister.logs import get_logger, redact_protocol_errors
 
 UPSTREAM_KEY = web.AppKey("upstream", Upstream)
@@ -77,11 +80,16 @@ class Gateway:
         audit_sink: AuditSink,
         decision_cache_s: float = 0.0,
         readiness: Mapping[str, Check] | None = None,
+        konfig_generation: KonfigGeneration | None = None,
     ) -> None:
         self.settings = settings
         self.authorizer = authorizer
         self.audit_sink = audit_sink
-        self.decisions = checks.DecisionCache(decision_cache_s)
+        self.konfig_generation = konfig_generation
+        self.decisions = checks.DecisionCache(
+            decision_cache_s,
+            generation=konfig_generation.current if konfig_generation is not None else None,
+        )
         self.upstream = Upstream(
             settings.svv_url,
             user=settings.svv_user,
@@ -137,9 +145,17 @@ class Gateway:
         )
         app[UPSTREAM_KEY] = self.upstream
         app[VERIFIER_KEY] = self.verifier
+        watcher: asyncio.Task[None] | None = None
+        if self.konfig_generation is not None and self.decisions.ttl_s:
+            self.konfig_generation.listeners.append(self.metrics.authz_invalidations.inc)
+            watcher = asyncio.get_running_loop().create_task(self.konfig_generation.run())
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             await self.upstream.close()
             await self.ratelimiter.close()
             await self._jwks_session.close()
@@ -371,6 +387,7 @@ def create_app(
     mounts: Mapping[str, web.Application] | None = None,
     decision_cache_s: float = 0.0,
     readiness: Mapping[str, Check] | None = None,
+    konfig_generation: KonfigGeneration | None = None,
 ) -> web.Application:
     """Build the gateway application.
 
@@ -386,13 +403,17 @@ def create_app(
             request asks Konfigurasjon; see :class:`.checks.DecisionCache`).
         readiness: extra ``/health/ready`` checks by name (database, audit writer); the
             gateway adds ``jwks`` and ``svv_breaker`` itself (see :mod:`.health`).
+        konfig_generation: with ``decision_cache_s`` > 0, drop cached decisions as soon as
+            Konfigurasjon changes (polled; see :mod:`kjoretoyregister.konfig.invalidation`).
 
     Returns:
         An ``aiohttp.web.Application`` that forwards the known SVV paths under
         ``/kjoretoyregister/api/{fiksOrgId}/…``; mount other apps (admin API) beside it.
     """
     redact_protocol_errors()
-    gateway = Gateway(settings, authorizer, audit_sink, decision_cache_s, readiness)
+    gateway = Gateway(
+        settings, authorizer, audit_sink, decision_cache_s, readiness, konfig_generation
+    )
     # We bound the body ourselves (Fiks error body, 413); aiohttp's own limit would answer in
     # its own format first, so keep it just above ours.
     app = web.Application(client_max_size=settings.max_body_bytes + 1)

@@ -99,10 +99,13 @@ async def authorize(
     less time per check with 2–4 threads at 2,000 concurrent checks).
     """
     rest = (consumer_orgnr, fiks_org_id, privilege)
+    generation: object = None
     if cache is not None:
         hit = cache.get(integrasjon_id, passord, *rest)
         if hit is not None:
             return hit
+        # Taken *before* asking: a change that lands while we ask makes this entry stale.
+        generation = cache.generation()
     kwargs = {
         "integrasjon_id": integrasjon_id,
         "passord": passord,
@@ -121,7 +124,7 @@ async def authorize(
         # A database outage must not look like a wrong password (401) or a bug (500).
         raise KonfigUnavailable() from exc
     if cache is not None:
-        cache.put(decision, integrasjon_id, passord, *rest)
+        cache.put(decision, integrasjon_id, passord, *rest, generation=generation)
     return decide(decision, integrasjon_id)
 
 
@@ -133,6 +136,12 @@ class DecisionCache:
     in exchange the ~0.25–0.5 ms Konfigurasjon call leaves the hot path. Refusals are never
     cached (wrong passwords keep meeting Konfigurasjon's own throttling). The key holds the
     password only as a keyed hash with a per-process random key.
+
+    With ``generation`` (e.g. :meth:`kjoretoyregister.konfig.invalidation.KonfigGeneration.
+    current`), an entry also dies as soon as the generation moves on: a Konfigurasjon change
+    committed in this process is seen by the next request, one committed by another instance
+    within the generation's poll interval. ``ttl_s`` then only bounds changes made outside
+    ``konfig.service``.
     """
 
     def __init__(
@@ -141,14 +150,20 @@ class DecisionCache:
         *,
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        generation: Callable[[], object] | None = None,
     ) -> None:
         if ttl_s < 0:
             raise ValueError("ttl_s must not be negative")
         self.ttl_s = ttl_s
+        self._generation = generation
         self._max = max_entries
         self._clock = clock
         self._key = secrets.token_bytes(32)
-        self._entries: dict[tuple[str, ...], tuple[Decision, float]] = {}
+        self._entries: dict[tuple[str, ...], tuple[Decision, float, object]] = {}
+
+    def generation(self) -> object:
+        """The current Konfigurasjon generation (None without a generation source)."""
+        return self._generation() if self._generation is not None else None
 
     def _k(self, integrasjon_id: str, passord: str, *rest: str) -> tuple[str, ...]:
         digest = hashlib.blake2b(passord.encode(), key=self._key, digest_size=16).hexdigest()
@@ -159,18 +174,25 @@ class DecisionCache:
         if not self.ttl_s:
             return None
         hit = self._entries.get(self._k(integrasjon_id, passord, *rest))
-        if hit is None or hit[1] <= self._clock():
+        if hit is None or hit[1] <= self._clock() or hit[2] != self.generation():
             return None
         return hit[0]
 
-    def put(self, decision: Decision, integrasjon_id: str, passord: str, *rest: str) -> None:
-        """Remember ``decision`` if it is OK and the cache is on."""
+    def put(
+        self,
+        decision: Decision,
+        integrasjon_id: str,
+        passord: str,
+        *rest: str,
+        generation: object = None,
+    ) -> None:
+        """Remember ``decision`` (made at ``generation``) if it is OK and the cache is on."""
         if not self.ttl_s or decision.outcome is not Outcome.OK:
             return
         if len(self._entries) >= self._max:
             self._entries.clear()  # bounded memory beats clever eviction here
         key = self._k(integrasjon_id, passord, *rest)
-        self._entries[key] = (decision, self._clock() + self.ttl_s)
+        self._entries[key] = (decision, self._clock() + self.ttl_s, generation)
 
 
 def decide(decision: Decision, integrasjon_id: str) -> Decision:

@@ -17,7 +17,9 @@ from kjoretoyregister.audit.sinks import NullAuditSink
 from kjoretoyregister.cliutil import settings_or_exit
 from kjoretoyregister.config import Settings
 from kjoretoyregister.gateway.app import create_app
+from kjoretoyregister.gateway.health import Check, audit_check, database_check
 from kjoretoyregister.konfig.authz import Authorizer
+from kjoretoyregister.konfig.invalidation import KonfigGeneration
 from kjoretoyregister.logs import get_logger
 from kjoretoyregister.store.db import make_engine, make_session_factory, upgrade
 
@@ -40,12 +42,15 @@ def app_from_settings(
     """Build the gateway with a Konfigurasjon authorizer and an audit sink on the database."""
     engine = make_engine(settings.effective_database_url)
     authorizer = Authorizer(make_session_factory(engine))
+    # Readiness: the Konfigurasjon database answers; the audit writer (below) can commit.
+    readiness: dict[str, Check] = {"database": database_check(engine)}
     sink: AuditSink
     if audit is AuditMode.DURABLE:
         from kjoretoyregister.audit.writer import DurableAuditSink
 
         durable = DurableAuditSink.from_settings(settings, migrate=False)
         sink = durable
+        readiness["audit"] = audit_check(durable)
 
         async def _start(_: web.Application) -> None:
             await durable.start()
@@ -65,6 +70,10 @@ def app_from_settings(
         audit_sink=sink,
         decision_cache_s=authz_cache_s,
         mounts=mounts,
+        readiness=readiness,
+        konfig_generation=KonfigGeneration(
+            engine, poll_s=settings.gateway.authz_invalidation_poll_s
+        ),
     )
     application.on_startup.extend(on_startup)
     application.on_cleanup.extend(on_cleanup)
@@ -103,8 +112,9 @@ def serve(
         typer.Option(
             min=0,
             max=60,
-            help="Remember OK authorization decisions this long (0 = off: revocations are "
-            "seen by the next request)",
+            help="Remember OK authorization decisions this long (0 = off). Konfigurasjon "
+            "changes still drop them: at once in this process, within "
+            "KJR_GATEWAY__AUTHZ_INVALIDATION_POLL_S (1 s) from other processes",
         ),
     ] = 0.0,
 ) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import orjson
 from aiohttp import web
+from sqlalchemy import Engine, text
 
 from kjoretoyregister.gateway.metrics import GatewayMetrics
 
@@ -117,3 +118,37 @@ async def _run(check: Check) -> bool:
     except Exception:  # any failure (incl. timeout) means "not ready"; details stay out
         return False
     return True
+
+
+def database_check(engine: Engine) -> Check:
+    """A readiness check: ``SELECT 1`` on ``engine`` (in a thread)."""
+
+    def _select_one() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    async def check() -> None:
+        await asyncio.to_thread(_select_one)
+
+    return check
+
+
+def audit_check(sink: object) -> Check:
+    """A readiness check for :class:`~kjoretoyregister.audit.writer.DurableAuditSink`.
+
+    Ready when the sink is open, its writer task (if started) is alive, and its database
+    answers. The sink has no public health API; its attributes are read defensively.
+    """
+    engine = getattr(sink, "_engine", None)
+    database = database_check(engine) if isinstance(engine, Engine) else None
+
+    async def check() -> None:
+        if getattr(sink, "_closed", False):
+            raise RuntimeError("audit sink closed")
+        task = getattr(sink, "_task", None)
+        if task is not None and task.done():
+            raise RuntimeError("audit writer stopped")
+        if database is not None:
+            await database()
+
+    return check
