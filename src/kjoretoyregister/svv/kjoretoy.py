@@ -42,6 +42,12 @@ KundeRow = tuple[Any, ...]  # id, type, ident, fornavn, mellomnavn, etternavn, o
 #                             fonetisk, gate, husnr, post, flagg, naering
 
 _NO_PKK = {"L1e", "O1", "O2"}
+# Shared kodeverk objects, as module globals for the hot path.
+_KJORETOY = kodeverk.KATEGORI_KJORETOY
+_KATEGORIER = kodeverk.KJENNEMERKEKATEGORI
+_ORDINART = kodeverk.KJENNEMERKETYPE_ORDINART
+_STATUS = kodeverk.REGISTRERINGSSTATUS
+_ART = kodeverk.KJORINGENS_ART
 _IMPORT_COUNTRIES = (
     ("Tyskland", "DEU"),
     ("Sverige", "SWE"),
@@ -109,6 +115,13 @@ def registrering_at(
     again on every change of eier, deregistered during one optional temporary deregistration
     ``avreg`` = (from, to), and finally in its current status from ``status_fom``.
     """
+    if dtg is None:
+        # Now: the final status if the vehicle left the register, else registered since the
+        # latest registration event (first registration, change of eier, re-registration).
+        if status != kodeverk.REGISTRERT and status_fom is not None:
+            return status, status_fom, None
+        latest = max(forstereg, eier_starts[-1] if eier_starts else 0, avreg[1] if avreg else 0)
+        return kodeverk.REGISTRERT, latest, None
     events: list[tuple[int, int]] = [(forstereg, kodeverk.REGISTRERT)]
     events.extend((start, kodeverk.REGISTRERT) for start in eier_starts if start > forstereg)
     if avreg is not None:
@@ -117,8 +130,6 @@ def registrering_at(
     if status != kodeverk.REGISTRERT and status_fom is not None:
         events.append((status_fom, status))
     events.sort()
-    if dtg is None:
-        return events[-1][1], events[-1][0], None
     times = [e[0] for e in events]
     i = bisect.bisect_right(times, dtg) - 1
     if i < 0:
@@ -181,6 +192,18 @@ class KjoretoyBuilder:
     def __init__(self, lookups: Lookups) -> None:
         self.lookups = lookups
         self._teknisk: dict[tuple[int, int], Json] = {}
+        # The part of an address that depends on the postal area only.
+        self._post_parts: list[Json] = [
+            {
+                "postnummer": postnummer,
+                "poststed": poststed,
+                "kommunenummer": kommunenummer,
+                "kommunenavn": kommunenavn,
+                "land": "Norge",
+                "landkode": "NOR",
+            }
+            for postnummer, poststed, kommunenummer, kommunenavn, _ in lookups.poststeder
+        ]
 
     def tekniske_data(self, variant: int, farge: int) -> Json:
         """The shared ``tekniskeData`` of a variant painted ``farge``."""
@@ -246,16 +269,8 @@ class KjoretoyBuilder:
 
     def adresse(self, gate: int, husnr: int, post: int) -> Json:
         """A Norwegian postal address."""
-        postnummer, poststed, kommunenummer, kommunenavn, _ = self.lookups.poststeder[post]
-        return {
-            "adresselinje1": street_address(self.lookups.gater[gate], husnr),
-            "postnummer": postnummer,
-            "poststed": poststed,
-            "kommunenummer": kommunenummer,
-            "kommunenavn": kommunenavn,
-            "land": "Norge",
-            "landkode": "NOR",
-        }
+        line = street_address(self.lookups.gater[gate], husnr)
+        return {"adresselinje1": line, **self._post_parts[post]}
 
     def hidden(self, vehicle: VehicleRow, plates: list[PlateRow], dtg: int | None) -> Json:
         """What is left of a wholly withheld vehicle (the bulk answer shows none of it)."""
@@ -296,52 +311,67 @@ class KjoretoyBuilder:
         ) = vehicle
         if dtg is not None and dtg < forstereg:
             return None
-        lookups = self.lookups
-        variant = lookups.variants[variant_id]
+        variant = self.lookups.variants[variant_id]
+        if dtg is None:
+            valid_plates = [row for row in plates if row[3] is None]
+            valid_roles = [row for row in roles if row[3] is None]
+        else:
+            valid_plates = [r for r in plates if r[1] <= dtg and (r[3] is None or dtg < r[3])]
+            valid_roles = [r for r in roles if r[2] <= dtg and (r[3] is None or dtg < r[3])]
+        withheld = skjerming == SKJERMING_EIERSKAP
+
+        # Plates valid at the dtg; the vehicle's own (KJORETOY) plate names it in kjoretoyId.
+        kjennemerke: list[Json] = []
+        own_plate = personal_plate = None
+        for row in valid_plates:
+            text = format_kjennemerke(row[2])
+            if row[4] == _KJORETOY:
+                own_plate = own_plate or text
+            else:
+                personal_plate = text
+            item: Json = {
+                "kjennemerke": text,
+                "kjennemerkekategori": _KATEGORIER[row[4]],
+                "kjennemerketype": _ORDINART,
+                "fomTidspunkt": format_time(row[1]),
+            }
+            if row[3] is not None:
+                item["tilTidspunkt"] = format_time(row[3])
+            kjennemerke.append(item)
         ident: Json = {"kuid": str(kuid)}
-        plate = _current_plate(plates, dtg)
-        if plate is not None:
-            ident["kjennemerke"] = format_kjennemerke(plate)
+        if own_plate or personal_plate:
+            ident["kjennemerke"] = own_plate or personal_plate
         ident["understellsnummer"] = vin
         ident["merkekode"] = variant.merkekode
         if imid:
             ident["imid"] = imid
         ident["kjoretoyErKryssbyttet"] = False
         ident["kryssbytter"] = []
-        ident["unntattOffentlighet"] = (
-            [kodeverk.EIERSKAP] if skjerming == SKJERMING_EIERSKAP else []
-        )
+        ident["unntattOffentlighet"] = [kodeverk.EIERSKAP] if withheld else []
         first = format_time(forstereg)
         result: Json = {
             "kjoretoyId": ident,
             "forstegangsregistrering": {"registrertForstegangNorgeDato": first[:10]},
         }
 
-        valid_roles = [r for r in roles if valid_at(r[2], r[3], dtg)]
-        eier_row = next((r for r in valid_roles if r[1] == EIER), None)
-        if skjerming != SKJERMING_EIERSKAP and valid_roles:
+        # Roles come in primary-key order (rolle, fom): the eier, if any, first.
+        eier_row = valid_roles[0] if valid_roles and valid_roles[0][1] == EIER else None
+        if valid_roles and not withheld:
             eierskap: Json = {}
-            for row in valid_roles:  # in primary-key order: by rolle, then fom
-                holder = dict(parties[row[4]].enhet)
-                holder["fomTidspunkt"] = format_time(row[2])
-                if row[3] is not None:
-                    holder["tilTidspunkt"] = format_time(row[3])
-                eierskap[ROLLER[row[1]]] = holder
-            eierskap["vedtakstidspunkt"] = format_time(max(r[2] for r in valid_roles))
+            latest = 0
+            for _, rolle, fom, tom, kunde in valid_roles:
+                latest = max(latest, fom)
+                if tom is None:
+                    holder = {**parties[kunde].enhet, "fomTidspunkt": format_time(fom)}
+                else:
+                    holder = {
+                        **parties[kunde].enhet,
+                        "fomTidspunkt": format_time(fom),
+                        "tilTidspunkt": format_time(tom),
+                    }
+                eierskap[ROLLER[rolle]] = holder
+            eierskap["vedtakstidspunkt"] = format_time(latest)
             result["eierskap"] = eierskap
-
-        kjennemerke: list[Json] = []
-        for row in plates:
-            if valid_at(row[1], row[3], dtg):
-                item: Json = {
-                    "kjennemerke": format_kjennemerke(row[2]),
-                    "kjennemerkekategori": kodeverk.KJENNEMERKEKATEGORI[row[4]],
-                    "kjennemerketype": kodeverk.KJENNEMERKETYPE_ORDINART,
-                    "fomTidspunkt": format_time(row[1]),
-                }
-                if row[3] is not None:
-                    item["tilTidspunkt"] = format_time(row[3])
-                kjennemerke.append(item)
         result["kjennemerke"] = kjennemerke
 
         eier_starts = [r[2] for r in roles if r[1] == EIER]  # primary-key order: sorted
@@ -352,40 +382,41 @@ class KjoretoyBuilder:
         registrering: Json = {"fomTidspunkt": format_time(reg_fom)}
         if reg_tom is not None:
             registrering["tilTidspunkt"] = format_time(reg_tom)
-        registrering["registreringsstatus"] = kodeverk.REGISTRERINGSSTATUS[reg_status]
-        registrering["kjoringensArt"] = kodeverk.KJORINGENS_ART[art]
-        if reg_status == kodeverk.REGISTRERT and eier_row is not None:
-            registrering["registrertForstegangPaEierskap"] = format_time(eier_row[2])
-        if eier_row is not None and skjerming != SKJERMING_EIERSKAP:
-            naering = parties[eier_row[4]].naering
+        registrering["registreringsstatus"] = _STATUS[reg_status]
+        registrering["kjoringensArt"] = _ART[art]
+        if eier_row is not None:
+            if reg_status == kodeverk.REGISTRERT:
+                registrering["registrertForstegangPaEierskap"] = format_time(eier_row[2])
+            naering = None if withheld else parties[eier_row[4]].naering
             if naering is not None:
                 registrering["neringskode"], registrering["neringskodeBeskrivelse"] = naering
         result["registrering"] = registrering
 
-        result["godkjenning"] = self._godkjenning(kuid, variant_id, farge, forstereg, flagg, first)
-        pkk = periodisk_kontroll(variant.klasse, status, forstereg, kuid, lookups.as_of)
+        result["godkjenning"] = self._godkjenning(kuid, variant, variant_id, farge, flagg, first)
+        pkk = periodisk_kontroll(variant.klasse, status, forstereg, kuid, self.lookups.as_of)
         if pkk is not None:
             result["periodiskKjoretoyKontroll"] = pkk
         return result
 
     def _godkjenning(
-        self, kuid: int, variant_id: int, farge: int, forstereg: int, flagg: int, first: str
+        self, kuid: int, variant: Variant, variant_id: int, farge: int, flagg: int, first: str
     ) -> Json:
-        variant = self.lookups.variants[variant_id]
         godkjenning_id = str(5_000_000 + (kuid * 7919) % 4_000_000)
-        forstegang: Json = {}
+        day = first[:10]
+        forstegang: Json = {
+            "forstegangRegistrertDato": day,
+            "godkjenningsId": godkjenning_id,
+            "godkjenningsundertype": variant.undertype,
+            "gyldigFraDato": day,
+            "gyldigFraDatoTid": first,
+            "unntak": [],
+        }
         if flagg & FLAGG_BRUKTIMPORT:
             land, kode = _IMPORT_COUNTRIES[kuid % len(_IMPORT_COUNTRIES)]
             forstegang["bruktimport"] = {
                 "importland": {"landNavn": land, "landkode": kode},
                 "kilometerstand": 8_000 + (kuid * 31) % 140_000,
             }
-        forstegang["forstegangRegistrertDato"] = first[:10]
-        forstegang["godkjenningsId"] = godkjenning_id
-        forstegang["godkjenningsundertype"] = variant.undertype
-        forstegang["gyldigFraDato"] = first[:10]
-        forstegang["gyldigFraDatoTid"] = first
-        forstegang["unntak"] = []
         return {
             "forstegangsGodkjenning": forstegang,
             "kjoretoymerknad": [],
@@ -393,7 +424,7 @@ class KjoretoyBuilder:
             "tekniskGodkjenning": {
                 "godkjenningsId": godkjenning_id,
                 "godkjenningsundertype": variant.undertype,
-                "gyldigFraDato": first[:10],
+                "gyldigFraDato": day,
                 "gyldigFraDatoTid": first,
                 "kjoretoyklassifisering": variant.klassifisering,
                 "krav": [],
