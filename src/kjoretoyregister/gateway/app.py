@@ -24,7 +24,7 @@ from aiohttp import web
 
 from kjoretoyregister.audit.events import ERROR, AuditEvent, AuditItem, AuditSink, AuditUnavailable
 from kjoretoyregister.config import GatewaySettings
-from kjoretoyregister.gateway import checks
+from kjoretoyregister.gateway import checks, openapi
 from kjoretoyregister.gateway.auditing import items_from_answer, request_items
 from kjoretoyregister.gateway.breaker import CircuitBreaker, State
 from kjoretoyregister.gateway.correlation import HEADER as REQUEST_ID_HEADER
@@ -45,7 +45,7 @@ from kjoretoyregister.gateway.health import MAINTENANCE_RETRY_AFTER_S, Check, He
 from kjoretoyregister.gateway.metrics import GatewayMetrics
 from kjoretoyregister.gateway.ratelimit import RateLimiter
 from kjoretoyregister.gateway.resilience import ResilientUpstream
-from kjoretoyregister.gateway.routes import Match, match
+from kjoretoyregister.gateway.routes import PREFIX, Match, match
 from kjoretoyregister.gateway.tokens import TokenVerifier, VerifiedToken
 from kjoretoyregister.gateway.validation import validate
 from kjoretoyregister.konfig.authz import Decision
@@ -424,6 +424,7 @@ def create_app(
     app.router.add_get("/health/live", gateway.health.live)
     app.router.add_get("/health/ready", gateway.health.ready_handler)
     app.router.add_get("/metrics", gateway.metrics.handle)
+    app.router.add_get(PREFIX + "openapi.json", openapi.handle)
     app.router.add_route("*", "/gateway/admin/maintenance", gateway.health.maintenance_handler)
     for prefix, sub in (mounts or {}).items():
         app.add_subapp(prefix, sub)
