@@ -102,7 +102,7 @@ class GatewaySettings(_Section):
         0, ge=0, description="Items/day per integration; 0 = no quota"
     )
     breaker_failures: int = Field(5, ge=1, description="Consecutive SVV failures that open it")
-    breaker_cooldown_s: float = Field(10.0, gt=0, description="Open this long before a probe")
+    breaker_cooldown_s: float = Field(5.0, gt=0, description="Open this long before a probe")
     get_retries: int = Field(2, ge=0, le=5, description="Extra attempts for idempotent GETs")
     max_in_flight: int = Field(256, ge=1, description="API requests at once before shedding 503")
     maintenance: bool = Field(False, description="Start in maintenance mode (API and ready 503)")

@@ -43,7 +43,7 @@ class CircuitBreaker:
         name: str,
         *,
         failures: int = 5,
-        cooldown_s: float = 10.0,
+        cooldown_s: float = 5.0,
         metrics: GatewayMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
