@@ -24,7 +24,7 @@ from aiohttp import web
 
 from kjoretoyregister.audit.events import ERROR, AuditEvent, AuditItem, AuditSink, AuditUnavailable
 from kjoretoyregister.config import GatewaySettings
-from kjoretoyregister.gateway import checks, openapi
+from kjoretoyregister.gateway import checks, openapi, tracing
 from kjoretoyregister.gateway.auditing import items_from_answer, request_items
 from kjoretoyregister.gateway.breaker import CircuitBreaker, State
 from kjoretoyregister.gateway.correlation import HEADER as REQUEST_ID_HEADER
@@ -173,14 +173,21 @@ class Gateway:
         self._in_flight += 1
         self.metrics.in_flight.inc()
         try:
-            return await self._handle(request, cid, raw_path, started)
+            with tracing.span(
+                "kjr.gateway.request", **{"http.request.method": request.method}
+            ) as sp:
+                response, route = await self._handle(request, cid, raw_path, started)
+                tracing.set_attribute(sp, "http.route", route)
+                tracing.set_attribute(sp, "http.response.status_code", response.status)
+                return response
         finally:
             self._in_flight -= 1
             self.metrics.in_flight.dec()
 
     async def _handle(
         self, request: web.Request, cid: str, raw_path: str, started: float
-    ) -> web.StreamResponse:
+    ) -> tuple[web.StreamResponse, str]:
+        """The request path proper; returns the answer and the route template (for spans)."""
         matched: Match | None = None
         who: _Attribution | None = None
         try:
@@ -218,7 +225,7 @@ class Gateway:
             latency_ms=round(elapsed * 1000, 2),
             correlation_id=cid,
         )
-        return response
+        return response, route
 
     async def _jwks_ready(self) -> None:
         if self.verifier is None:
@@ -335,7 +342,8 @@ class Gateway:
         )
         commit_started = time.perf_counter()
         try:
-            await self.audit_sink.record(event)
+            with tracing.span("kjr.audit.record"):
+                await self.audit_sink.record(event)
         except AuditUnavailable as exc:
             raise AuditUnavailableError() from exc
         self.metrics.audit_commit.observe(time.perf_counter() - commit_started)
@@ -411,6 +419,7 @@ def create_app(
         ``/kjoretoyregister/api/{fiksOrgId}/…``; mount other apps (admin API) beside it.
     """
     redact_protocol_errors()
+    tracing.setup(settings.tracing)
     gateway = Gateway(
         settings, authorizer, audit_sink, decision_cache_s, readiness, konfig_generation
     )

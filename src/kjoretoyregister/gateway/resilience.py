@@ -16,6 +16,7 @@ import time
 
 import stamina
 
+from kjoretoyregister.gateway import tracing
 from kjoretoyregister.gateway.breaker import CircuitBreaker
 from kjoretoyregister.gateway.errors import (
     CircuitOpen,
@@ -130,14 +131,16 @@ class ResilientUpstream:
         started = time.perf_counter()
         outcome = "error"
         try:
-            answer = await self.upstream.forward(
-                method,
-                path,
-                query=query,
-                body=body,
-                correlation_id=correlation_id,
-                remaining_s=deadline - started,
-            )
+            with tracing.span("kjr.svv.call", **{"http.request.method": method}) as sp:
+                answer = await self.upstream.forward(
+                    method,
+                    path,
+                    query=query,
+                    body=body,
+                    correlation_id=correlation_id,
+                    remaining_s=deadline - started,
+                )
+                tracing.set_attribute(sp, "http.response.status_code", answer.status)
             outcome = f"{answer.status // 100}xx"
         except GatewayError as exc:
             outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
