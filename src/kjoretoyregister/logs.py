@@ -30,7 +30,25 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    if json:
+        # Standard-library records (aiohttp, alembic, SQLAlchemy) as JSON lines too, so a log
+        # shipper sees one format; their messages pass the same no-identifier rule.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                processor=structlog.processors.JSONRenderer(),
+                foreign_pre_chain=[
+                    structlog.stdlib.add_logger_name,
+                    structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                ],
+            )
+        )
+        logging.basicConfig(level=level, handlers=[handler])
+    else:
+        logging.basicConfig(
+            level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+        )
     # aiohttp's access log would print full request lines (paths with plates/VINs): keep it off.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     redact_protocol_errors()

@@ -9,6 +9,7 @@ on both instances within ``authz_invalidation_poll_s`` (0.5 s here) plus a query
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -105,3 +106,12 @@ async def test_two_instances_share_grants_passwords_and_limits(
             assert 429 in by_instance[0] and 429 in by_instance[1]
             assert statuses.count(200) <= 30  # ≈ 20 shared, not 2 x 20 = 40
             assert statuses.count(200) >= 10
+    # KJR_LOG_JSON=true (set by tests/cluster.py): every log line of both processes is a JSON
+    # object (besides the start-up banner on stdout) and none carries an identifier or secret.
+    for i in (0, 1):
+        lines = (tmp_path / f"gateway{i}.log").read_text().splitlines()
+        records = [json.loads(line) for line in lines if not line.startswith("gateway on ")]
+        assert any(r.get("event") == "request" for r in records)
+        text = "\n".join(lines)
+        for secret in ("CU11297", "01818012337", pw, new_pw, token):
+            assert secret not in text
