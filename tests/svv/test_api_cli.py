@@ -102,7 +102,7 @@ def test_serve_answers_over_http(svv_register_path: Path) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                with urllib.request.urlopen(request, timeout=5) as response:
                     body = orjson.loads(response.read())
                     break
             except (urllib.error.URLError, ConnectionError):
