@@ -53,7 +53,9 @@ async def test_in_process_requests_per_second_gives_429_with_retry_after(
         assert body["errorCode"] == "KJR-GW-RATE"
         assert body["status"] == 429
         # The refusal is audited like every answer to a known caller.
-        assert stack.memory_audit.events[-1].http_status == 429
+        refused = stack.memory_audit.events[-1]
+        assert refused.http_status == 429
+        assert [i.outcome for i in refused.items] == ["error"]  # the item asked, not answered
 
 
 async def test_items_per_day_quota_counts_bulk_items(tmp_path: Path, register_path: Path) -> None:

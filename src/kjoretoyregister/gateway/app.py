@@ -277,8 +277,8 @@ class Gateway:
             query_pairs=len(request.query),
             max_items=self.settings.max_bulk_items,
         )
-        await self.ratelimiter.hit(who.fiks_org_id, who.integrasjon_id, len(validated.items))
         try:
+            await self.ratelimiter.hit(who.fiks_org_id, who.integrasjon_id, len(validated.items))
             answer = await self.resilient.forward(
                 matched.route.method,
                 matched.upstream_path(),
