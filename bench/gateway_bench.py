@@ -351,7 +351,7 @@ def main() -> None:
         "--audit", choices=("none", "durable"), default="none", help="gateway audit sink"
     )
     ap.add_argument(
-        "--authz-cache-s", type=float, default=0.0, help="gateway decision cache (0 = strict)"
+        "--authz-cache-s", type=float, default=10.0, help="gateway decision cache (0 = strict)"
     )
     args = ap.parse_args()
     for tool in ("nginx", "wrk"):

@@ -110,6 +110,13 @@ class GatewaySettings(_Section):
         None, description="Bearer token for /gateway/admin/maintenance (≥ 16 chars); None = off"
     )
     health_cache_s: float = Field(2.0, ge=0, description="Readiness results are reused this long")
+    authz_cache_s: float = Field(
+        10.0,
+        ge=0,
+        le=60,
+        description="Remember OK authorization decisions this long (0 = off); Konfigurasjon "
+        "changes drop them at once in this process and within authz_invalidation_poll_s elsewhere",
+    )
     authz_invalidation_poll_s: float = Field(
         1.0, gt=0, description="How often the decision cache polls for Konfigurasjon changes"
     )

@@ -232,6 +232,7 @@ async def run(
     from kjoretoyregister.audit.writer import DurableAuditSink
     from kjoretoyregister.gateway.app import create_app as create_gateway
     from kjoretoyregister.konfig.admin_api import ADMIN_API_PREFIX, create_admin_app
+    from kjoretoyregister.konfig.invalidation import KonfigGeneration
     from kjoretoyregister.maskinporten.app import create_app as create_maskinporten
     from kjoretoyregister.maskinporten.state import MaskinportenState
     from kjoretoyregister.portal import demo_seed as portal_demo
@@ -299,8 +300,12 @@ async def run(
         )
         gateway_app = create_gateway(
             gw_settings,
-            authorizer=Authorizer(factory),
+            authorizer=Authorizer.from_settings(factory, settings.konfig),
             audit_sink=sink,
+            decision_cache_s=gw_settings.authz_cache_s,
+            konfig_generation=KonfigGeneration(
+                engine, poll_s=gw_settings.authz_invalidation_poll_s
+            ),
             mounts={
                 ADMIN_API_PREFIX: create_admin_app(factory, settings.konfig),
                 AUDIT_ADMIN_PREFIX: admin_audit_app_from_settings(settings),

@@ -36,12 +36,10 @@ class AuditMode(StrEnum):
     NONE = "none"
 
 
-def app_from_settings(
-    settings: Settings, audit: AuditMode = AuditMode.DURABLE, authz_cache_s: float = 0.0
-) -> web.Application:
+def app_from_settings(settings: Settings, audit: AuditMode = AuditMode.DURABLE) -> web.Application:
     """Build the gateway with a Konfigurasjon authorizer and an audit sink on the database."""
     engine = make_engine(settings.effective_database_url)
-    authorizer = Authorizer(make_session_factory(engine))
+    authorizer = Authorizer.from_settings(make_session_factory(engine), settings.konfig)
     # Readiness: the Konfigurasjon database answers; the audit writer (below) can commit.
     readiness: dict[str, Check] = {"database": database_check(engine)}
     sink: AuditSink
@@ -68,7 +66,7 @@ def app_from_settings(
         settings.gateway,
         authorizer=authorizer,
         audit_sink=sink,
-        decision_cache_s=authz_cache_s,
+        decision_cache_s=settings.gateway.authz_cache_s,
         mounts=mounts,
         readiness=readiness,
         konfig_generation=KonfigGeneration(
@@ -80,13 +78,11 @@ def app_from_settings(
     return application
 
 
-def _run_one(
-    overrides: dict[str, Any], reuse_port: bool, audit: AuditMode, authz_cache_s: float
-) -> None:
+def _run_one(overrides: dict[str, Any], reuse_port: bool, audit: AuditMode) -> None:
     settings = settings_or_exit(**overrides)
     g = settings.gateway
     web.run_app(
-        app_from_settings(settings, audit, authz_cache_s),
+        app_from_settings(settings, audit),
         host=g.host,
         port=g.port,
         reuse_port=reuse_port,
@@ -108,15 +104,15 @@ def serve(
         AuditMode, typer.Option(help="durable (default) or none (benchmarks only)")
     ] = AuditMode.DURABLE,
     authz_cache_s: Annotated[
-        float,
+        float | None,
         typer.Option(
             min=0,
             max=60,
-            help="Remember OK authorization decisions this long (0 = off). Konfigurasjon "
-            "changes still drop them: at once in this process, within "
-            "KJR_GATEWAY__AUTHZ_INVALIDATION_POLL_S (1 s) from other processes",
+            help="Remember OK authorization decisions this long (default 10, 0 = off; "
+            "KJR_GATEWAY__AUTHZ_CACHE_S). Konfigurasjon changes still drop them: at once in "
+            "this process, within KJR_GATEWAY__AUTHZ_INVALIDATION_POLL_S (1 s) elsewhere",
         ),
-    ] = 0.0,
+    ] = None,
 ) -> None:
     """Serve the gateway. The SVV password comes from KJR_GATEWAY__SVV_PASSWORD (not a flag)."""
     gateway = {
@@ -127,6 +123,7 @@ def serve(
             "svv_url": svv_url,
             "svv_user": svv_user,
             "maskinporten_issuer": maskinporten_issuer,
+            "authz_cache_s": authz_cache_s,
         }.items()
         if v is not None
     }
@@ -137,7 +134,7 @@ def serve(
     g = settings.gateway
     typer.echo(f"gateway on http://{g.host}:{g.port}/kjoretoyregister/api ({workers} worker(s))")
     if workers == 1:
-        _run_one(overrides, False, audit, authz_cache_s)
+        _run_one(overrides, False, audit)
         return
     if g.port == 0:
         typer.echo("--workers > 1 needs a fixed --port", err=True)
@@ -145,10 +142,7 @@ def serve(
     # fork before any event loop exists; each child binds the port with SO_REUSEPORT and the
     # kernel spreads connections across them.
     ctx = multiprocessing.get_context("fork")
-    procs = [
-        ctx.Process(target=_run_one, args=(overrides, True, audit, authz_cache_s))
-        for _ in range(workers)
-    ]
+    procs = [ctx.Process(target=_run_one, args=(overrides, True, audit)) for _ in range(workers)]
     for p in procs:
         p.start()
 
