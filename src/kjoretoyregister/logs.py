@@ -54,10 +54,26 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     redact_protocol_errors()
 
 
+class _CurrentStderr:
+    """A file-like that writes to whatever ``sys.stderr`` is at the moment of writing.
+
+    Loggers are bound once (at app creation) for speed; test runners and daemons swap the
+    stream later, and a logger holding a stale or closed stream would lose lines or turn every
+    request into a 500.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_STDERR = _CurrentStderr()
+
+
 def _stderr_logger(*_args: object) -> structlog.PrintLogger:
-    # Look sys.stderr up per log call, not once at configuration: test runners (and daemons)
-    # swap the stream, and a logger holding a closed stream would turn every request into a 500.
-    return structlog.PrintLogger(sys.stderr)
+    return structlog.PrintLogger(_STDERR)  # type: ignore[arg-type]
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

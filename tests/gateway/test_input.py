@@ -187,6 +187,24 @@ class TestEdges:
         assert status == 404 and err["errorCode"] == "KJR-GW-UKJENT-STI"
         assert capture.requests == []
 
+    @pytest.mark.parametrize(
+        "tail",
+        [
+            "bulk/understellsnummer/AB%0ACD",  # a newline once decoded (found by schemathesis)
+            "bulk/understellsnummer/%C2%97d%C2%AB%0A%C3%8E%28-",
+            "sok/kjennemerke%0A",
+        ],
+    )
+    async def test_control_characters_in_the_path_get_a_fiks_body(
+        self, env: Env, tail: str
+    ) -> None:
+        """aiohttp's own plain-text 404 must never answer: every refusal is a Fiks error body."""
+        stack, capture, token = env
+        status, err = await _call(stack, token, "GET", stack.api(tail))
+        assert status in (400, 404), err
+        assert err["errorCode"].startswith("KJR-GW-")
+        assert capture.requests == []
+
     async def test_wrong_method_is_405(self, env: Env) -> None:
         stack, _, token = env
         status, err = await _call(stack, token, "GET", stack.api("bulk/kjennemerke"))

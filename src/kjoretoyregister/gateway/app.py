@@ -438,5 +438,7 @@ def create_app(
     for prefix, sub in (mounts or {}).items():
         app.add_subapp(prefix, sub)
     # Every other path goes through the handler too, so unknown paths get a Fiks 404 body.
-    app.router.add_route("*", "/{tail:.*}", gateway.handle)
+    # [\s\S] rather than ".": a path whose decoded form holds a newline (%0A) must still reach
+    # our handler and get a Fiks error body, not aiohttp's plain-text 404.
+    app.router.add_route("*", "/{tail:[\\s\\S]*}", gateway.handle)
     return app
