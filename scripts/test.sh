@@ -5,6 +5,11 @@
 # with CI=true their absence fails the run instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The portal's browser tests drive Debian's Chromium through Playwright (no browser download).
+# Without it they skip locally and fail in CI; install it where we can (root with apt).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
