@@ -51,6 +51,9 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         )
     # aiohttp's access log would print full request lines (paths with plates/VINs): keep it off.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Every CLI command migrates its store first; "Context impl SQLiteImpl" on each run is noise.
+    if level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     redact_protocol_errors()
 
 
