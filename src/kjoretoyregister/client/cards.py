@@ -15,11 +15,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from kjoretoyregister.client.display import address_text, kode_text
 from kjoretoyregister.client.models import (
-    Adresse,
     Kjoretoy,
     KjoretoyResponse,
-    KodeverkType,
     Kunde,
     PersonEnhet,
 )
@@ -27,27 +26,6 @@ from kjoretoyregister.client.models import (
 __all__ = ["hit_table", "kunde_table", "vehicle_card", "vehicle_cards"]
 
 _MISSING = "–"
-
-
-def _kode(kode: KodeverkType | None) -> str | None:
-    """«kodeNavn (kodeVerdi)», or whichever of the two SVV sent."""
-    if kode is None:
-        return None
-    name = kode.kode_navn or kode.kode_beskrivelse
-    if name and kode.kode_verdi and name != kode.kode_verdi:
-        return f"{name} ({kode.kode_verdi})"
-    return name or kode.kode_verdi
-
-
-def _address(adresse: Adresse | None) -> str | None:
-    if adresse is None:
-        return None
-    lines = [adresse.adresselinje1, adresse.adresselinje2, adresse.adresselinje3]
-    place = " ".join(p for p in (adresse.postnummer, adresse.poststed) if p)
-    parts = [p for p in (*lines, place) if p]
-    if adresse.land and adresse.landkode not in (None, "NOR"):
-        parts.append(adresse.land)
-    return ", ".join(parts) or None
 
 
 def _role(enhet: PersonEnhet) -> str:
@@ -59,7 +37,7 @@ def _role(enhet: PersonEnhet) -> str:
         text += f" ({label} {ident})"
     elif enhet.person is not None and enhet.person.fodselsdato:
         text += f" (født {enhet.person.fodselsdato})"
-    address = _address(enhet.adresse)
+    address = address_text(enhet.adresse)
     if address:
         text += f"\n{address}"
     if enhet.fom_tidspunkt:
@@ -86,7 +64,7 @@ def _fuel(kjoretoy: Kjoretoy) -> str | None:
     names: list[str] = []
     for motor in (drivverk.motor if drivverk else None) or ():
         for drivstoff in motor.drivstoff or ():
-            name = _kode(drivstoff.drivstoff_kode)
+            name = kode_text(drivstoff.drivstoff_kode)
             if name and name not in names:
                 names.append(name)
     return ", ".join(names) or None
@@ -95,7 +73,7 @@ def _fuel(kjoretoy: Kjoretoy) -> str | None:
 def _colour(kjoretoy: Kjoretoy) -> str | None:
     data = kjoretoy.tekniske_data
     karosseri = data.karosseri_og_lasteplan if data else None
-    colours = [_kode(f) for f in (karosseri.r_farge if karosseri else None) or ()]
+    colours = [kode_text(f) for f in (karosseri.r_farge if karosseri else None) or ()]
     return ", ".join(c for c in colours if c) or None
 
 
@@ -136,7 +114,7 @@ def vehicle_card(answer: KjoretoyResponse, *, request: str | None = None) -> Ren
     status = kjoretoy.status
     registrering = kjoretoy.registrering
     status_text = (
-        _kode(registrering.registreringsstatus) if registrering is not None else None
+        kode_text(registrering.registreringsstatus) if registrering is not None else None
     ) or status
     rows: list[tuple[str, str | None]] = [
         ("Kjennemerke", kjoretoy.kjennemerke),
@@ -162,7 +140,7 @@ def vehicle_card(answer: KjoretoyResponse, *, request: str | None = None) -> Ren
     rows.append(("Kjennemerker", _plates(kjoretoy)))
     withheld = kjoretoy.kjoretoy_id.unntatt_offentlighet if kjoretoy.kjoretoy_id else None
     if withheld:
-        rows.append(("Unntatt offentlighet", ", ".join(_kode(k) or "" for k in withheld)))
+        rows.append(("Unntatt offentlighet", ", ".join(kode_text(k) or "" for k in withheld)))
     for label, value in rows:
         grid.add_row(label, value or _MISSING)
     border = "green" if status == "REGISTRERT" else "red" if status else "blue"
@@ -211,7 +189,7 @@ def kunde_table(kunder: Iterable[Kunde], *, title: str | None = None) -> Table:
         table.add_row(
             (enhet.navn if enhet else None) or _MISSING,
             (enhet.identifikator if enhet else None) or _MISSING,
-            (_address(enhet.adresse) if enhet else None) or "",
+            (address_text(enhet.adresse) if enhet else None) or "",
             str(kunde.antall_kjoretoy if kunde.antall_kjoretoy is not None else ""),
         )
     return table

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kjoretoyregister.client.display import address_text, kode_text
 from kjoretoyregister.client.models import (
-    Adresse,
     Kjoretoy,
     KjoretoyResponse,
-    KodeverkType,
     PersonEnhet,
 )
 
@@ -57,23 +56,6 @@ class VehicleCard:
     withheld: str | None = None
 
 
-def _kode(kode: KodeverkType | None) -> str | None:
-    if kode is None:
-        return None
-    name = kode.kode_navn or kode.kode_beskrivelse
-    if name and kode.kode_verdi and name != kode.kode_verdi:
-        return f"{name} ({kode.kode_verdi})"
-    return name or kode.kode_verdi
-
-
-def _address(adresse: Adresse | None) -> str | None:
-    if adresse is None:
-        return None
-    lines = [adresse.adresselinje1, adresse.adresselinje2, adresse.adresselinje3]
-    place = " ".join(p for p in (adresse.postnummer, adresse.poststed) if p)
-    return ", ".join(p for p in (*lines, place) if p) or None
-
-
 def _classification(k: Kjoretoy) -> str | None:
     teknisk = k.godkjenning.teknisk_godkjenning if k.godkjenning else None
     klass = teknisk.kjoretoyklassifisering if teknisk else None
@@ -88,7 +70,7 @@ def _fuel(k: Kjoretoy) -> str | None:
     names: list[str] = []
     for motor in (drivverk.motor if drivverk else None) or ():
         for drivstoff in motor.drivstoff or ():
-            name = _kode(drivstoff.drivstoff_kode)
+            name = kode_text(drivstoff.drivstoff_kode)
             if name and name not in names:
                 names.append(name)
     return ", ".join(names) or None
@@ -96,7 +78,7 @@ def _fuel(k: Kjoretoy) -> str | None:
 
 def _colour(k: Kjoretoy) -> str | None:
     karosseri = k.tekniske_data.karosseri_og_lasteplan if k.tekniske_data else None
-    colours = [_kode(f) for f in (karosseri.r_farge if karosseri else None) or ()]
+    colours = [kode_text(f) for f in (karosseri.r_farge if karosseri else None) or ()]
     return ", ".join(c for c in colours if c) or None
 
 
@@ -111,7 +93,7 @@ def _party(role: str, enhet: PersonEnhet) -> Party:
         navn=enhet.navn or MISSING,
         ident=enhet.identifikator,
         ident_label="Fødselsnummer" if enhet.er_person else "Organisasjonsnummer",
-        adresse=_address(enhet.adresse),
+        adresse=address_text(enhet.adresse),
         periode=periode,
     )
 
@@ -124,7 +106,7 @@ def vehicle_card(answer: KjoretoyResponse, *, asked: str = "") -> VehicleCard:
     make_model = " ".join(p for p in (k.merke, k.modell) if p) or None
     registrering = k.registrering
     status_text = (
-        _kode(registrering.registreringsstatus) if registrering is not None else None
+        kode_text(registrering.registreringsstatus) if registrering is not None else None
     ) or k.status
     card = VehicleCard(
         title=" · ".join(p for p in (k.kjennemerke, make_model) if p) or "Kjøretøy",
@@ -169,5 +151,5 @@ def vehicle_card(answer: KjoretoyResponse, *, asked: str = "") -> VehicleCard:
         )
     withheld = k.kjoretoy_id.unntatt_offentlighet if k.kjoretoy_id else None
     if withheld:
-        card.withheld = ", ".join(_kode(w) or "" for w in withheld)
+        card.withheld = ", ".join(kode_text(w) or "" for w in withheld)
     return card
