@@ -10,14 +10,18 @@ simulator on a generated register. For each upstream, five configurations get th
 - ``gateway 1w`` / ``gateway 2w``: ``kjoretoyregister gateway serve --workers N --audit none``
   (``--audit durable`` to include the durable audit log) with every check on (token verified
   — then cached until exp —, integration password via Konfigurasjon, activation + privilege,
-  input validation, audit items built).
+  input validation, audit items built);
+- ``gateway pg 1w`` / ``gateway pg 2w`` (with ``--stores sqlite,postgresql``): the same with
+  Konfigurasjon and the audit log on PostgreSQL (a fresh schema in the local ``test``
+  database, dropped afterwards) instead of SQLite.
 
 Two load shapes per configuration: a fixed offered load of 500 req/s (our own bounded aiohttp
 generator on a fixed schedule; latency measured from the scheduled send time, so queueing
 counts) and saturation (``wrk -t2 -c64`` with a Lua script adding headers and body). Rounds
 are interleaved; the report gives medians of ``--rounds`` rounds and the ratios.
 
-Usage: ``.venv/bin/python bench/gateway_bench.py [--rounds 3] [--seconds 3]``. Needs ``nginx``
+Usage: ``.venv/bin/python bench/gateway_bench.py [--rounds 3] [--seconds 3]``; the issue's
+table is ``--upstreams fixed --audit durable --stores sqlite,postgresql``. Needs ``nginx``
 and ``wrk`` (``apt-get install -y nginx wrk``). Every process it starts is stopped by its own
 process group; the whole run is bounded (about 4 minutes with the defaults).
 """
@@ -43,7 +47,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +62,11 @@ SVV_BASE = "/ws/no/vegvesen/kjoretoy/felles/v2"
 API = "/rest/distribusjon/kjoretoy/v2.0/bulk/kjennemerke"
 BODY = b'[{"kjennemerke":"CU11297"}]'
 RATE = 500
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+#: Gateway config name prefix per store (the report orders rows by these).
+STORE_PREFIX = {"sqlite": "gateway", "postgresql": "gateway pg"}
+ORDER = ["direct", "nginx 1w", "nginx 2w", "gateway 1w", "gateway 2w", "gateway pg 1w"]
+ORDER.append("gateway pg 2w")
 
 
 def free_port() -> int:
@@ -250,19 +259,31 @@ async def fixed_rate(
 
 @contextmanager
 def stack(
-    tmp: Path, vehicles: int, upstreams: list[str], authz_cache_s: float, audit: str
+    tmp: Path,
+    vehicles: int,
+    upstreams: list[str],
+    authz_cache_s: float,
+    audit: str,
+    stores: list[str],
 ) -> Iterator[dict[str, Any]]:
-    """Start upstreams, Maskinporten, nginx 1w/2w and gateways 1w/2w; yield the URLs."""
+    """Start upstreams, Maskinporten, nginx 1w/2w and gateways 1w/2w per store; yield URLs."""
     from kjoretoyregister import demo
     from kjoretoyregister.client.maskinporten import MaskinportenTokenProvider
+    from kjoretoyregister.store.testing import postgres_schema
 
     procs = Procs()
+    dbs_stack = ExitStack()
     log = tmp / "servers.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KJR_")}
     env.update({"KJR_DATA_DIR": str(tmp / "data"), "KJR_LOG_LEVEL": "WARNING"})
     try:
-        db = f"sqlite:///{tmp / 'konfig.db'}"
-        seeded = demo.seed(db)
+        dbs = {"sqlite": f"sqlite:///{tmp / 'konfig.db'}"}
+        if "postgresql" in stores:
+            dbs["postgresql"] = dbs_stack.enter_context(postgres_schema(PG_URL))
+        dbs = {k: v for k, v in dbs.items() if k in stores}
+        seeded_by = {store: demo.seed(url) for store, url in dbs.items()}
+        # nginx checks nothing: any store's integration will do for its headers.
+        seeded = next(iter(seeded_by.values()))
         kid, key_path = demo.ensure_client(tmp / "mp", tmp)
         svv_pw = base64.urlsafe_b64encode(os.urandom(12)).decode().rstrip("=")
         basic = "Basic " + base64.b64encode(f"fiks:{svv_pw}".encode()).decode()
@@ -299,16 +320,21 @@ def stack(
                 urls[up][f"nginx {workers}w"] = f"http://127.0.0.1:{listen}{api}"
                 pgid[up][f"nginx {workers}w"] = nginx
         genv = {**env, "KJR_GATEWAY__SVV_PASSWORD": svv_pw}
+        headers_of: dict[str, str] = {}  # config name -> which Fiks headers it takes
         for up in upstreams:
-            for workers in (1, 2):
-                port = free_port()
-                cmd = [*KJR, "gateway", "serve", "--port", str(port), "--svv-user", "fiks"]
-                cmd += ["--svv-url", f"http://127.0.0.1:{ports[up]}{SVV_BASE}"]
-                cmd += ["--maskinporten-issuer", issuer, "--database-url", db]
-                cmd += ["--workers", str(workers), "--audit", audit]
-                cmd += ["--authz-cache-s", str(authz_cache_s)]
-                pgid[up][f"gateway {workers}w"] = procs.start(cmd, genv, log).pid
-                urls[up][f"gateway {workers}w"] = f"http://127.0.0.1:{port}{api}"
+            for store, db in dbs.items():
+                for workers in (1, 2):
+                    port = free_port()
+                    cmd = [*KJR, "gateway", "serve", "--port", str(port), "--svv-user", "fiks"]
+                    cmd += ["--svv-url", f"http://127.0.0.1:{ports[up]}{SVV_BASE}"]
+                    cmd += ["--maskinporten-issuer", issuer, "--database-url", db]
+                    cmd += ["--workers", str(workers), "--audit", audit]
+                    cmd += ["--authz-cache-s", str(authz_cache_s)]
+                    name = f"{STORE_PREFIX[store]} {workers}w"
+                    org_api = f"/kjoretoyregister/api/{seeded_by[store].fiks_org_id}{API}"
+                    pgid[up][name] = procs.start(cmd, genv, log).pid
+                    urls[up][name] = f"http://127.0.0.1:{port}{org_api}"
+                    headers_of[name] = f"fiks {store}"
         for configs in urls.values():
             for url in configs.values():
                 wait_http(url.split(API)[0].split("/kjoretoyregister")[0].split(SVV_BASE)[0] + "/")
@@ -319,14 +345,21 @@ def stack(
             private_key=key_path.read_bytes(),
             kid=kid,
         )
-        fiks = {
-            "Authorization": f"Bearer {provider.token()}",
-            "IntegrasjonId": seeded.integrasjon_id,
-            "IntegrasjonPassord": seeded.integrasjon_passord,
+        token = f"Bearer {provider.token()}"
+        headers = {
+            f"fiks {store}": {
+                "Authorization": token,
+                "IntegrasjonId": sd.integrasjon_id,
+                "IntegrasjonPassord": sd.integrasjon_passord,
+            }
+            for store, sd in seeded_by.items()
         }
-        yield {"urls": urls, "pgid": pgid, "fiks": fiks, "basic": {"Authorization": basic}}
+        headers["basic"] = {"Authorization": basic}
+        headers["fiks"] = headers[f"fiks {next(iter(seeded_by))}"]
+        yield {"urls": urls, "pgid": pgid, "headers": headers, "headers_of": headers_of}
     finally:
         procs.stop_all()
+        dbs_stack.close()
 
 
 def check(url: str, headers: dict[str, str]) -> None:
@@ -353,7 +386,15 @@ def main() -> None:
     ap.add_argument(
         "--authz-cache-s", type=float, default=10.0, help="gateway decision cache (0 = strict)"
     )
+    ap.add_argument(
+        "--stores",
+        default="sqlite",
+        help="comma list of sqlite, postgresql: where the gateways keep Konfigurasjon + audit",
+    )
     args = ap.parse_args()
+    stores = [x for x in args.stores.split(",") if x]
+    if not stores or set(stores) - set(STORE_PREFIX):
+        sys.exit(f"--stores takes a comma list of {', '.join(STORE_PREFIX)}, not {args.stores!r}")
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found: apt-get install -y nginx wrk")
@@ -362,20 +403,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kjr-gwbench-") as d:
         tmp = Path(d)
         upstreams = [u for u in args.upstreams.split(",") if u]
-        with stack(tmp, args.vehicles, upstreams, args.authz_cache_s, args.audit) as s:
-            scripts = {
-                "basic": lua_script(tmp, "basic", s["basic"]),
-                "fiks": lua_script(tmp, "fiks", s["fiks"]),
-            }
+        with stack(tmp, args.vehicles, upstreams, args.authz_cache_s, args.audit, stores) as s:
+            hdrs = s["headers"]
+            scripts = {k: lua_script(tmp, k.replace(" ", "_"), v) for k, v in hdrs.items()}
+
+            def kind_of(name: str) -> str:
+                return "basic" if name == "direct" else s["headers_of"].get(name, "fiks")
+
             for configs in s["urls"].values():
                 for name, url in configs.items():
-                    check(url, s["basic"] if name == "direct" else s["fiks"])
+                    check(url, hdrs[kind_of(name)])
             print(f"stack up and checked in {time.monotonic() - t0:.0f} s", flush=True)
             for rnd in range(1, args.rounds + 1):
                 for up, configs in s["urls"].items():
                     for name, url in configs.items():
-                        kind = "basic" if name == "direct" else "fiks"
-                        fr = asyncio.run(fixed_rate(url, s[kind], args.seconds, args.rate))
+                        kind = kind_of(name)
+                        fr = asyncio.run(fixed_rate(url, hdrs[kind], args.seconds, args.rate))
                         group = s["pgid"][up][name]
                         wrk(url, scripts[kind], 1, group)  # warm-up
                         sat = wrk(url, scripts[kind], args.seconds, group)
@@ -389,7 +432,7 @@ def main() -> None:
                             }
                         )
                         print(
-                            f"[r{rnd}] {up:5} {name:10} {args.rate:.0f}/s: p50 {fr['p50']:6.2f} ms "
+                            f"[r{rnd}] {up:5} {name:13} {args.rate:.0f}/s: p50 {fr['p50']:6.2f} ms "
                             f"p99 {fr['p99']:6.2f} ms ({fr['rps']:.0f}/s, "
                             f"non2xx {fr['non2xx']:.0f})"
                             f" | sat: {sat['rps']:8.0f}/s p50 {sat['p50']:6.2f} p99 "
@@ -417,7 +460,7 @@ def report(raw: list[dict[str, Any]]) -> None:
     for up in dict.fromkeys(r["upstream"] for r in raw):
         cfgs = sorted(
             {r["config"] for r in raw if r["upstream"] == up},
-            key=["direct", "nginx 1w", "nginx 2w", "gateway 1w", "gateway 2w"].index,
+            key=ORDER.index,
         )
         direct_p50 = med(up, "direct", "fixed", "p50")
         for cfg in cfgs:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
+from kjoretoyregister.audit import writer
 from kjoretoyregister.audit.events import AuditItem, AuditUnavailable
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.audit.verify import verify
@@ -178,3 +179,26 @@ async def test_periodic_checkpoints(engine: Engine, pz: Pseudonymizer, event: Ev
             text("SELECT seq, entry_count, reason FROM audit_checkpoint ORDER BY id")
         ).all()
     assert [tuple(r) for r in rows] == [(1, 1, "periodic"), (2, 2, "periodic")]
+
+
+@pytest.mark.parametrize("events", [1, 12, 13, 40])
+def test_small_and_large_batches_land_whole(
+    engine: Engine, pz: Pseudonymizer, event: EventFactory, events: int
+) -> None:
+    """PostgreSQL sends small batches pipelined and large ones by COPY (the split is at
+    ``_PIPELINE_MAX_ROWS`` rows); either way every row lands and the chain verifies."""
+    # Each event is 4 rows (entry, item, two subjects): 12 events go pipelined, 13 by COPY.
+    assert 12 * 4 <= writer._PIPELINE_MAX_ROWS < 13 * 4
+    with engine.begin() as conn:
+        head = writer.append(conn, [writer.encode_event(event(), pz) for _ in range(events)])
+    assert head.seq == events
+    assert _count(engine) == events
+    assert _count(engine, "audit_item") == events
+    assert _count(engine, "audit_subject") == 2 * events
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT seq, hash FROM audit_chain_head")).one() == (
+            events,
+            head.hash,
+        )
+    report = verify(engine)
+    assert report.ok, report.problems

@@ -188,11 +188,54 @@ def append(conn: Connection, pending: Sequence[Pending], head: Head | None = Non
             for pos, role, ps in p.subjects
         )
         prev = digest
-    _bulk_insert(conn, _ENTRY, entries)
-    _bulk_insert(conn, _ITEM, items)
-    _bulk_insert(conn, _SUBJECT, subjects)
-    conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
+    tables = ((_ENTRY, entries), (_ITEM, items), (_SUBJECT, subjects))
+    if conn.dialect.name == "postgresql" and len(entries) + len(items) + len(subjects) <= (
+        _PIPELINE_MAX_ROWS
+    ):
+        _pg_pipelined(conn, tables, seq, prev)
+    else:
+        for table, rows in tables:
+            _bulk_insert(conn, table, rows)
+        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
     return Head(seq, prev, head.base_seq, head.base_hash)
+
+
+#: Up to this many rows a PostgreSQL batch goes as pipelined INSERTs in one round trip; above
+#: it COPY's per-row cost wins (psycopg's executemany costs ~0.1 ms of Python per row).
+_PIPELINE_MAX_ROWS = 48
+
+
+def _pg_pipelined(
+    conn: Connection,
+    tables: Sequence[tuple[Table, list[dict[str, Any]]]],
+    seq: int,
+    prev: str,
+) -> None:
+    # Three COPYs and the head UPDATE were eight round trips (~0.15 ms each on loopback) while
+    # the head row was locked, so a small batch cost ~2 ms before its commit and two instances
+    # queued on the lock. In one pipeline they are one round trip.
+    driver = conn.connection.driver_connection
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    try:
+        with driver.pipeline():  # type: ignore[union-attr]
+            for table, rows in tables:
+                if not rows:
+                    continue
+                columns = list(rows[0])
+                sql = (
+                    f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - our names
+                    f"VALUES ({', '.join(['%s'] * len(columns))})"
+                )
+                pick = operator.itemgetter(*columns)
+                cursor.executemany(
+                    sql, [pick(r) for r in rows] if len(columns) > 1 else [(pick(r),) for r in rows]
+                )
+            cursor.execute(
+                f"UPDATE {_HEAD.name} SET seq = %s, hash = %s WHERE id = 1",  # noqa: S608
+                (seq, prev),
+            )
+    finally:
+        cursor.close()
 
 
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
