@@ -112,3 +112,50 @@ async def _to_thread(fn: object, *args: object) -> None:
     import asyncio
 
     await asyncio.to_thread(fn, *args)  # type: ignore[arg-type]
+
+
+async def test_vehicles_returned_by_searches_are_found_by_innsyn(
+    tmp_path: Path,
+    register_path: Path,
+    engine: Engine,
+    pz: Pseudonymizer,
+    sink: DurableAuditSink,
+) -> None:
+    """An owner search and a VIN lookup never name the plate, yet innsyn by plate finds both:
+    the returned vehicles' plates, VINs and kuids are recorded as pseudonyms (role returned)."""
+    plate, vin = "CU11297", "SISDINKY45727043"
+    async with start_stack(tmp_path / "s", register_path=register_path, audit_sink=sink) as st:
+        token = await st.token()
+        for path in (
+            "sok/organisasjonsnummer?organisasjonsnummer=986130861",
+            "sok/eiernavn?navn=M%C3%98LLER%20BIL%20AS",
+            f"bulk/understellsnummer/{vin}",
+        ):
+            async with st.http.get(st.api(path), headers=st.headers(token)) as resp:
+                assert resp.status == 200, path
+                answer = await resp.read()
+            assert b"CU 11297" in answer, path  # SVV spells the plate with a space
+        # A lookup of another plate must not show up under CU11297.
+        body = orjson.dumps([{"kjennemerke": "CU11298"}])
+        async with st.http.post(
+            st.api("bulk/kjennemerke"), data=body, headers=st.headers(token)
+        ) as resp:
+            assert resp.status == 200
+    rows = query.innsyn(engine, pz, "kjennemerke", plate, actor="t")
+    endpoints = sorted(r["endpoint"] for r in rows)
+    assert len(endpoints) == 3, endpoints
+    assert sum("/sok/" in e for e in endpoints) == 2
+    assert sum("/bulk/understellsnummer" in e for e in endpoints) == 1
+    assert {r["role"] for r in rows} == {"returned"}
+    # The VIN and kuid of the returned vehicle are recorded too (kuid was never asked for).
+    kuid = pz.pseudonym("kuid", "3378150582")
+    with engine.connect() as conn:
+        n = conn.execute(
+            text("SELECT count(*) FROM audit_subject WHERE pseudonym = :p AND role = 'r'"),
+            {"p": kuid},
+        ).scalar_one()
+    assert n == 3
+    with engine.connect() as conn:
+        clear = conn.execute(text("SELECT pseudonym FROM audit_subject")).scalars().all()
+    assert plate not in clear and vin not in clear
+    assert verify(engine).ok

@@ -31,6 +31,9 @@ class AuditItem:
     ``sok/<endpoint>`` for searches (then ``identifier`` is the validated query string).
     ``returned_identities`` are the fnr/orgnr of eier, medeier, leasingtaker and underenhet in
     the returned vehicles, in order of first appearance, without duplicates.
+    ``returned_vehicles`` are the ``(kind, value)`` identifiers (kjennemerke, understellsnummer,
+    kuid) of the returned vehicles, so innsyn by plate also finds the owner searches and
+    VIN lookups that only returned that vehicle.
     """
 
     identifier_type: str
@@ -38,6 +41,7 @@ class AuditItem:
     dtg: str | None
     outcome: Outcome
     returned_identities: tuple[str, ...] = ()
+    returned_vehicles: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

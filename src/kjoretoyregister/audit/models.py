@@ -5,7 +5,8 @@
 * ``audit_item`` — one row per requested identifier of a lookup: its type, the identifier
   sealed (AES-GCM, see :mod:`~kjoretoyregister.audit.pseudonyms`), the dtg and the outcome.
 * ``audit_subject`` — keyed pseudonyms of the persons/organisations/vehicles an item is
-  about: role ``q`` for what was asked for, ``r`` for identities returned. Indexed by pseudonym,
+  about: role ``q`` for what was asked for, ``r`` for what the answer returned (owners, co-owners,
+  lessees, and the returned vehicles' plate, VIN and kuid). Indexed by pseudonym,
   which is what innsyn and the identifier filter look up.
 * ``audit_chain_head`` — the single row (id 1) writers lock to append: last seq and hash, and
   the anchor (``base_seq``, ``base_hash``) the chain starts from after a purge.

@@ -113,8 +113,12 @@ def encode_event(event: AuditEvent, pz: Pseudonymizer) -> Pending:
                 "outcome": item.outcome[:12],
             }
         )
-        subjects = {(REQUESTED, p) for p in pz.subjects_of(item.identifier_type, item.identifier)}
+        asked = pz.subjects_of(item.identifier_type, item.identifier)
+        subjects = {(REQUESTED, p) for p in asked}
         subjects |= {(RETURNED, pz.identity(i)) for i in item.returned_identities}
+        # The vehicle a plate lookup asked for is already a subject; add only what it adds.
+        returned = {pz.pseudonym(k, v) for k, v in item.returned_vehicles} - asked
+        subjects |= {(RETURNED, p) for p in returned}
         pending.subjects.extend((pos, role, p) for role, p in sorted(subjects))
     return pending
 

@@ -11,7 +11,7 @@ still recorded, because the caller asked for them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import orjson
@@ -21,6 +21,9 @@ from kjoretoyregister.gateway.routes import Route, RouteKind
 from kjoretoyregister.gateway.validation import ValidatedRequest
 
 _ROLES = ("eier", "medeier", "leasingtaker", "underenhet")
+_VEHICLE_IDS = ("kjennemerke", "understellsnummer", "kuid")
+_T = TypeVar("_T")
+Found = tuple[Outcome, list[str], list[tuple[str, str]]]
 
 
 def identities_of(kjoretoy: Any) -> list[str]:
@@ -36,6 +39,14 @@ def identities_of(kjoretoy: Any) -> list[str]:
     return out
 
 
+def vehicle_ids_of(kjoretoy: Any) -> list[tuple[str, str]]:
+    """``(kind, value)`` of the plate, VIN and kuid in one ``Kjoretoy``'s ``kjoretoyId``."""
+    ident = kjoretoy.get("kjoretoyId") if isinstance(kjoretoy, dict) else None
+    if not isinstance(ident, dict):
+        return []
+    return [(k, v) for k in _VEHICLE_IDS if isinstance(v := ident.get(k), str) and v]
+
+
 def _identity_of_person_enhet(party: Any) -> str | None:
     if not isinstance(party, dict):
         return None
@@ -47,7 +58,7 @@ def _identity_of_person_enhet(party: Any) -> str | None:
     return None
 
 
-def _dedup(values: Iterable[str]) -> tuple[str, ...]:
+def _dedup(values: Iterable[_T]) -> tuple[_T, ...]:
     return tuple(dict.fromkeys(values))
 
 
@@ -58,13 +69,13 @@ def _is_hidden(element: dict[str, Any]) -> bool:
     return any(isinstance(k, dict) and "UTILGJENGELIG" in str(k.get("kode", "")) for k in koder)
 
 
-def _element_outcome(element: Any) -> tuple[Outcome, list[str]]:
+def _element_outcome(element: Any) -> Found:
     if not isinstance(element, dict):
-        return ERROR, []
+        return ERROR, [], []
     kjoretoy = element.get("kjoretoy")
     if isinstance(kjoretoy, dict):
-        return FOUND, identities_of(kjoretoy)
-    return (HIDDEN if _is_hidden(element) else NOT_FOUND), []
+        return FOUND, identities_of(kjoretoy), vehicle_ids_of(kjoretoy)
+    return (HIDDEN if _is_hidden(element) else NOT_FOUND), [], []
 
 
 def _identifier_type(route: Route) -> str:
@@ -101,8 +112,10 @@ def items_from_answer(
             return request_items(route, validated, ERROR)
         out = []
         for item, element in zip(validated.items, data, strict=True):
-            outcome, idents = _element_outcome(element)
-            out.append(AuditItem(kind, item.identifier, item.dtg, outcome, _dedup(idents)))
+            outcome, idents, vehicles = _element_outcome(element)
+            out.append(
+                AuditItem(kind, item.identifier, item.dtg, outcome, _dedup(idents), tuple(vehicles))
+            )
         return tuple(out)
     if route.kind is RouteKind.BULK_PATH:
         if not isinstance(data, list):
@@ -111,11 +124,9 @@ def items_from_answer(
     return (_search_item(route, validated, data),)
 
 
-def _merge(
-    kind: str, validated: ValidatedRequest, results: list[tuple[Outcome, list[str]]]
-) -> AuditItem:
+def _merge(kind: str, validated: ValidatedRequest, results: list[Found]) -> AuditItem:
     item = validated.items[0]
-    outcomes = {o for o, _ in results}
+    outcomes = {o for o, _, _ in results}
     outcome: Outcome
     if FOUND in outcomes:
         outcome = FOUND
@@ -125,8 +136,9 @@ def _merge(
         outcome = HIDDEN
     else:
         outcome = NOT_FOUND
-    idents = _dedup(i for _, ids in results for i in ids)
-    return AuditItem(kind, item.identifier, item.dtg, outcome, idents)
+    idents = _dedup(i for _, ids, _ in results for i in ids)
+    vehicles = _dedup(v for _, _, vs in results for v in vs)
+    return AuditItem(kind, item.identifier, item.dtg, outcome, idents, vehicles)
 
 
 def _search_item(route: Route, validated: ValidatedRequest, data: Any) -> AuditItem:
@@ -134,6 +146,7 @@ def _search_item(route: Route, validated: ValidatedRequest, data: Any) -> AuditI
     if not isinstance(data, dict):
         return AuditItem(route.name, identifier, None, ERROR)
     idents: list[str] = []
+    vehicles: list[tuple[str, str]] = []
     if route.name == "sok/kunde":
         for key in ("treffListe", "kunder"):
             for kunde in data.get(key) or ():
@@ -146,7 +159,9 @@ def _search_item(route: Route, validated: ValidatedRequest, data: Any) -> AuditI
         hits = False
         for key in ("kjoretoyresponser", "kjoretoy"):
             for element in data.get(key) or ():
-                outcome, found = _element_outcome(element)
+                outcome, found, ids = _element_outcome(element)
                 hits = hits or outcome is FOUND
                 idents.extend(found)
-    return AuditItem(route.name, identifier, None, FOUND if hits else NOT_FOUND, _dedup(idents))
+                vehicles.extend(ids)
+    outcome = FOUND if hits else NOT_FOUND
+    return AuditItem(route.name, identifier, None, outcome, _dedup(idents), _dedup(vehicles))
