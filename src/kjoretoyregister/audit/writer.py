@@ -226,14 +226,7 @@ def _pg_pipelined(
                 if not rows:
                     continue
                 columns = list(rows[0])
-                sql = (
-                    f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - our names
-                    f"VALUES ({', '.join(['%s'] * len(columns))})"
-                )
-                pick = operator.itemgetter(*columns)
-                cursor.executemany(
-                    sql, [pick(r) for r in rows] if len(columns) > 1 else [(pick(r),) for r in rows]
-                )
+                cursor.executemany(_insert_sql(table, columns, "%s"), _tuples(rows, columns))
             cursor.execute(
                 f"UPDATE {_HEAD.name} SET seq = %s, hash = %s WHERE id = 1",  # noqa: S608
                 (seq, prev),
@@ -263,10 +256,7 @@ def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
     if conn.dialect.name == "postgresql":
         _copy(conn, table, columns, rows)
         return
-    pick = operator.itemgetter(*columns)  # rows are built alike: same keys, same order
-    values: list[Any] = (
-        [pick(row) for row in rows] if len(columns) > 1 else [(pick(r),) for r in rows]
-    )
+    values: list[Any] = _tuples(rows, columns)
     when = [i for i, c in enumerate(columns) if isinstance(rows[0][c], datetime)]
     if conn.dialect.name == "sqlite" and when:
         for n, value in enumerate(values):
@@ -274,11 +264,19 @@ def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
             for i in when:
                 as_list[i] = _sqlite_time(as_list[i])
             values[n] = tuple(as_list)
-    sql = (
+    conn.exec_driver_sql(_insert_sql(table, columns, mark), values)
+
+
+def _insert_sql(table: Table, columns: list[str], mark: str) -> str:
+    return (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - names are ours
         f"VALUES ({', '.join([mark] * len(columns))})"
     )
-    conn.exec_driver_sql(sql, values)
+
+
+def _tuples(rows: list[dict[str, Any]], columns: list[str]) -> list[Any]:
+    pick = operator.itemgetter(*columns)  # rows are built alike: same keys, same order
+    return [pick(row) for row in rows] if len(columns) > 1 else [(pick(r),) for r in rows]
 
 
 def _copy(conn: Connection, table: Table, columns: list[str], rows: list[dict[str, Any]]) -> None:
