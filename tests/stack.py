@@ -32,6 +32,7 @@ from kjoretoyregister.audit.events import AuditSink
 from kjoretoyregister.audit.sinks import MemoryAuditSink
 from kjoretoyregister.config import GatewaySettings, SvvSettings
 from kjoretoyregister.gateway.app import create_app as create_gateway
+from kjoretoyregister.httpserver import EdgeLimits, EdgeRunner, start_site
 from kjoretoyregister.konfig import service
 from kjoretoyregister.konfig.authz import Authorizer
 from kjoretoyregister.konfig.privileges import EIERSOK, OPPSLAG
@@ -133,14 +134,14 @@ class Stack:
             return body
 
 
-async def serve(app: web.Application, stack: AsyncExitStack, port: int = 0) -> str:
+async def serve(
+    app: web.Application, stack: AsyncExitStack, port: int = 0, edge: EdgeLimits | None = None
+) -> str:
     """Serve ``app`` on a loopback port until ``stack`` closes; return ``http://host:port``."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = EdgeRunner(app, edge)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    site = web.TCPSite(runner, LOOPBACK, port)
-    await site.start()
-    return f"http://{LOOPBACK}:{runner.addresses[0][1]}"
+    return f"http://{LOOPBACK}:{await start_site(runner, LOOPBACK, port)}"
 
 
 def ensure_register(path: Path, vehicles: int = 300, seed: int = 7) -> Path:
@@ -197,6 +198,7 @@ async def start_stack(
     svv: dict[str, Any] | None = None,
     upstream: web.Application | None = None,
     decision_cache_s: float = 0.0,
+    edge: EdgeLimits | None = None,
 ) -> AsyncIterator[Stack]:
     """Start simulator, Maskinporten, Konfigurasjon and gateway; stop them all on exit.
 
@@ -208,6 +210,7 @@ async def start_stack(
         svv: overrides of :class:`SvvSettings` fields.
         upstream: serve this app instead of the simulator (at ``SVV_BASE_PATH``); no register.
         decision_cache_s: the gateway's opt-in authorization decision cache (0 = off).
+        edge: the gateway's deadlines and per-client limit (default :class:`EdgeLimits`).
     """
     _mkdir(workdir)
     reg_path = None
@@ -255,7 +258,7 @@ async def start_stack(
             audit_sink=sink,
             decision_cache_s=decision_cache_s,
         )
-        gw_root = await serve(gw_app, stack)
+        gw_root = await serve(gw_app, stack, edge=edge)
         http = aiohttp.ClientSession()
         stack.push_async_callback(http.close)
         yield Stack(

@@ -210,6 +210,23 @@ class PortalSettings(_Section):
     page_size: int = Field(20, ge=1, le=100, description="Hits per page in owner searches")
 
 
+class HttpSettings(_Section):
+    """Edge limits shared by every server we run (gateway, portal, admin APIs, stand-ins)."""
+
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Close a connection whose request head takes longer"
+    )
+    body_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="Answer 408 when a request body takes longer to arrive"
+    )
+    max_connections_per_client: int = Field(
+        256,
+        ge=0,
+        description="Open connections allowed per client address (0 = no limit; behind a "
+        "proxy every client shares its address, so limit there instead)",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of every part. Build it with :func:`load_settings`."""
 
@@ -238,6 +255,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     konfig: KonfigSettings = KonfigSettings()
     portal: PortalSettings = PortalSettings()
+    http: HttpSettings = HttpSettings()
 
     @field_validator("log_level")
     @classmethod

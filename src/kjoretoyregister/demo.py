@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 
 from kjoretoyregister.cliutil import settings_or_exit
 from kjoretoyregister.config import GatewaySettings, Settings, SvvSettings
+from kjoretoyregister.httpserver import EdgeRunner, start_site
 from kjoretoyregister.konfig import service
 from kjoretoyregister.konfig.authz import Authorizer
 from kjoretoyregister.konfig.privileges import EIERSOK, OPPSLAG
@@ -148,12 +149,10 @@ def ensure_register(path: Path, vehicles: int) -> None:
 
 
 async def _serve(app: web.Application, port: int, stack: AsyncExitStack) -> int:
-    runner = web.AppRunner(app, access_log=None)
+    runner = EdgeRunner(app)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    site = web.TCPSite(runner, LOOPBACK, port)
-    await site.start()
-    return int(runner.addresses[0][1])
+    return await start_site(runner, LOOPBACK, port)
 
 
 def profile_dict(

@@ -45,7 +45,7 @@ def test_missing_or_bad_register_file(tmp_path: Path) -> None:
     bad.write_bytes(b"hello")
     result = runner.invoke(app, ["svv", "serve", "--user", "a:b", "--data", str(bad)])
     assert result.exit_code == 2
-    assert "Cannot open register" in result.output
+    assert "cannot open register" in result.output
 
 
 def test_users_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

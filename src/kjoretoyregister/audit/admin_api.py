@@ -39,6 +39,7 @@ from kjoretoyregister.audit.models import LOOKUP
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.config import Settings
 from kjoretoyregister.fikserror import fiks_error_body
+from kjoretoyregister.headers import credentials
 
 MAX_LIMIT = 1000
 
@@ -76,12 +77,12 @@ def bearer_authenticator(tokens: Mapping[str, AdminPrincipal]) -> Authenticate:
     known = [(t.encode(), p) for t, p in tokens.items()]
 
     async def authenticate(request: web.Request) -> AdminPrincipal | None:
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
+        given = credentials(request.headers, "Bearer")
+        if given is None:
             return None
         found = None
         for token, principal in known:
-            if hmac.compare_digest(token, given.strip().encode()):
+            if hmac.compare_digest(token, given.encode()):
                 found = principal
         return found
 

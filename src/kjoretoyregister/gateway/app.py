@@ -34,9 +34,11 @@ from kjoretoyregister.gateway.errors import (
     AccessDenied,
     AuditUnavailableError,
     BodyTooLarge,
+    ClientGone,
     GatewayError,
     Maintenance,
     Overloaded,
+    RequestBodyTimeout,
     error_response,
     render,
 )
@@ -48,6 +50,7 @@ from kjoretoyregister.gateway.resilience import ResilientUpstream
 from kjoretoyregister.gateway.routes import PREFIX, Match, match
 from kjoretoyregister.gateway.tokens import TokenVerifier, VerifiedToken
 from kjoretoyregister.gateway.validation import validate
+from kjoretoyregister.httpserver import BodyTimeout
 from kjoretoyregister.konfig.authz import Decision
 from kjoretoyregister.konfig.invalidation import KonfigGeneration
 from kjoretoyregister.logs import get_logger, redact_protocol_errors
@@ -240,7 +243,7 @@ class Gateway:
         """Check 1 and the shape of check 2: a verified token and the integration headers."""
         if self.verifier is None:
             raise RuntimeError("gateway not started")
-        token = checks.bearer_token(request.headers.get("Authorization"))
+        token = checks.bearer_token(request.headers)
         verified = await self.verifier.verify(token)
         integrasjon_id, _ = checks.integration_credentials(request.headers)
         return _Attribution(matched.fiks_org_id, integrasjon_id, verified)
@@ -353,6 +356,16 @@ GATEWAY_KEY = web.AppKey("gateway", Gateway)
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
+    """Read the body (see :func:`_read_body_unguarded`); a slow or vanished client is a 4xx."""
+    try:
+        return await _read_body_unguarded(request, limit)
+    except BodyTimeout:
+        raise RequestBodyTimeout() from None
+    except ConnectionError:
+        raise ClientGone() from None
+
+
+async def _read_body_unguarded(request: web.Request, limit: int) -> bytes:
     """Read the body, refusing more than ``limit`` bytes (declared or streamed)."""
     declared = request.content_length
     if declared is not None and declared > limit:

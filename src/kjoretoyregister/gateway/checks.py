@@ -25,6 +25,7 @@ from kjoretoyregister.gateway.errors import (
     KonfigUnavailable,
     TokenInvalid,
 )
+from kjoretoyregister.headers import UnsafeHeader, ascii_header, credentials
 from kjoretoyregister.konfig.authz import Decision, Outcome
 
 # Fiks' own header names; aiohttp's header mapping is case-insensitive, as HTTP requires.
@@ -57,24 +58,27 @@ class AuthorizerLike(Protocol):
         ...
 
 
-def bearer_token(authorization: str | None) -> str:
-    """Check 1a: ``Authorization: Bearer <jwt>`` present and plausibly sized."""
-    if not authorization:
-        raise TokenInvalid()
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
+def bearer_token(headers: Mapping[str, str]) -> str:
+    """Check 1a: ``Authorization: Bearer <jwt>`` present, visible ASCII, plausibly sized."""
+    token = credentials(headers, "Bearer")
+    if token is None or len(token) > _MAX_TOKEN_CHARS:
         raise TokenInvalid()
     return token
 
 
 def integration_credentials(headers: Mapping[str, str]) -> tuple[str, str]:
     """Check 2a: both integration headers present, the id a UUID (else the same 401)."""
-    integrasjon_id = headers.get(INTEGRASJON_ID, "").strip()
-    passord = headers.get(INTEGRASJON_PASSORD, "")
+    try:
+        integrasjon_id = (ascii_header(headers, INTEGRASJON_ID) or "").strip()
+    except UnsafeHeader:
+        raise IntegrationAuthFailed("(ugyldig)") from None
     if not _UUID.fullmatch(integrasjon_id):
         # Echo only what is safe and bounded: a UUID, or a placeholder.
         raise IntegrationAuthFailed("(mangler)" if not integrasjon_id else "(ugyldig)")
+    try:
+        passord = ascii_header(headers, INTEGRASJON_PASSORD) or ""
+    except UnsafeHeader:
+        raise IntegrationAuthFailed(integrasjon_id) from None
     if not passord or len(passord) > _MAX_PASSWORD_CHARS:
         raise IntegrationAuthFailed(integrasjon_id)
     return integrasjon_id.lower(), passord
@@ -219,7 +223,12 @@ def purpose(headers: Mapping[str, str], *, required: bool) -> Purpose:
         raw = headers.get(name)
         value = raw.strip() if raw is not None else None
         if value is not None and (len(value) > _MAX_PURPOSE_CHARS or not value.isprintable()):
-            raise InvalidInput(f"Ugyldig verdi i {name}")
+            # A lone surrogate (an invalid UTF-8 byte) is not printable either, so this also
+            # keeps undecodable bytes out of the audit log.
+            raise InvalidInput(
+                f"Ugyldig verdi i {name}: høyst {_MAX_PURPOSE_CHARS} synlige tegn i UTF-8, "
+                "uten kontrolltegn"
+            )
         values.append(value or None)
     if required and values[0] is None:
         raise InvalidInput(f"{FORMAAL} er påkrevd for denne integrasjonen")

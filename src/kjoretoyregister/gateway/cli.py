@@ -14,7 +14,7 @@ from aiohttp import web
 from kjoretoyregister.audit.admin_api import AUDIT_ADMIN_PREFIX, admin_audit_app_from_settings
 from kjoretoyregister.audit.events import AuditSink
 from kjoretoyregister.audit.sinks import NullAuditSink
-from kjoretoyregister.cliutil import settings_or_exit
+from kjoretoyregister.cliutil import serve_or_exit, settings_or_exit
 from kjoretoyregister.config import Settings
 from kjoretoyregister.gateway.app import create_app
 from kjoretoyregister.gateway.health import Check, audit_check, database_check
@@ -81,13 +81,12 @@ def app_from_settings(settings: Settings, audit: AuditMode = AuditMode.DURABLE) 
 def _run_one(overrides: dict[str, Any], reuse_port: bool, audit: AuditMode) -> None:
     settings = settings_or_exit(**overrides)
     g = settings.gateway
-    web.run_app(
+    serve_or_exit(
         app_from_settings(settings, audit),
+        settings,
         host=g.host,
         port=g.port,
         reuse_port=reuse_port,
-        access_log=None,  # access lines would carry plates and VINs; we log route templates
-        print=None,
     )
 
 

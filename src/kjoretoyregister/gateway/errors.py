@@ -10,6 +10,8 @@ Hierarchy (status, errorCode; the code's middle part says where the fault arose)
     ├── AccessDenied             403  KJR-GW-TILGANG
     ├── InvalidInput             400  KJR-GW-VALIDERING
     ├── BodyTooLarge             413  KJR-GW-FOR-STOR
+    ├── RequestBodyTimeout       408  KJR-GW-KLIENT-TREG      (body slower than body_timeout_s)
+    ├── ClientGone               400  KJR-GW-KLIENT-BORTE     (hung up mid-body; never sent)
     ├── JwksUnavailable          503  KJR-MP-JWKS-UTILGJENGELIG
     ├── KonfigUnavailable        503  KJR-GW-KONFIG-UTILGJENGELIG
     ├── AuditUnavailableError    503  KJR-GW-AUDIT-UTILGJENGELIG
@@ -106,6 +108,22 @@ class BodyTooLarge(GatewayError):
     status = 413
     error_code = "KJR-GW-FOR-STOR"
     default_message = "Forespørselen er for stor"
+
+
+class RequestBodyTimeout(GatewayError):
+    """The body did not arrive within ``KJR_HTTP__BODY_TIMEOUT_S``."""
+
+    status = 408
+    error_code = "KJR-GW-KLIENT-TREG"
+    default_message = "Forespørselens innhold kom ikke fram i tide"
+
+
+class ClientGone(GatewayError):
+    """The client hung up before its body arrived; the answer is recorded but never sent."""
+
+    status = 400
+    error_code = "KJR-GW-KLIENT-BORTE"
+    default_message = "Klienten lukket forbindelsen før innholdet var mottatt"
 
 
 class JwksUnavailable(GatewayError):

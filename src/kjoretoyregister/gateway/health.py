@@ -26,6 +26,7 @@ from aiohttp import web
 from sqlalchemy import Engine, text
 
 from kjoretoyregister.gateway.metrics import GatewayMetrics
+from kjoretoyregister.headers import credentials
 
 #: A readiness check: returns normally when healthy, raises (anything) when not.
 Check = Callable[[], Awaitable[None]]
@@ -99,9 +100,9 @@ class Health:
         """``PUT`` (on) / ``DELETE`` (off) / ``GET`` ``/gateway/admin/maintenance``."""
         if self._admin_token is None:
             raise web.HTTPNotFound()
-        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            presented.strip().encode(), self._admin_token.encode()
+        presented = credentials(request.headers, "Bearer")
+        if presented is None or not hmac.compare_digest(
+            presented.encode(), self._admin_token.encode()
         ):
             return web.json_response({"error": "unauthorized"}, status=401)
         if request.method == "PUT":

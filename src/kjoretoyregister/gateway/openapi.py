@@ -31,6 +31,7 @@ _ERRORS = {
     "403": "Tjenesten er ikke aktivert, eller integrasjonen mangler privilegiet (KJR-GW-TILGANG)",
     "404": "Ukjent sti (KJR-GW-UKJENT-STI), eller SVV fant ikke oppslaget",
     "405": "Metoden er ikke tillatt (KJR-GW-METODE)",
+    "408": "Innholdet kom ikke fram i tide (KJR-GW-KLIENT-TREG)",
     "413": "Forespørselen er for stor (KJR-GW-FOR-STOR)",
     "429": "Rate limit eller dagskvote brukt opp (KJR-GW-RATE); se Retry-After",
     "502": "Fikk ikke kontakt med Statens vegvesen (KJR-SVV-UTILGJENGELIG)",

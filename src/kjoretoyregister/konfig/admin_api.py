@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kjoretoyregister.config import KonfigSettings
 from kjoretoyregister.fikserror import fiks_error_body
+from kjoretoyregister.headers import credentials
 from kjoretoyregister.konfig import schemas, service
 from kjoretoyregister.konfig.errors import KonfigError
 from kjoretoyregister.logs import get_logger
@@ -146,11 +147,10 @@ def _parse_tokens(settings: KonfigSettings) -> list[tuple[str, bytes]]:
 
 def _authenticate(request: web.Request) -> str | None:
     """The NAME of the matching admin token, or None. Constant time in the token tried."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    given = credentials(request.headers, "Bearer")
+    if given is None:
         return None
-    digest = hashlib.sha256(given.strip().encode()).digest()
+    digest = hashlib.sha256(given.encode()).digest()
     found: str | None = None
     for name, expected in request.config_dict[_TOKENS]:
         if hmac.compare_digest(digest, expected) and found is None:

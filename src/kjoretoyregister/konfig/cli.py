@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from kjoretoyregister.cliutil import settings_or_exit
+from kjoretoyregister.cliutil import serve_or_exit, settings_or_exit
 from kjoretoyregister.config import Settings
 from kjoretoyregister.konfig import privileges, schemas, service
 from kjoretoyregister.konfig.errors import KonfigError
@@ -564,7 +564,6 @@ def serve(
     port: int | None = typer.Option(None, help="Listen port [KJR_KONFIG__PORT]"),
 ) -> None:
     """Serve the admin REST API at /admin/api (tokens from KJR_KONFIG__ADMIN_TOKENS)."""
-    from aiohttp import web
 
     from kjoretoyregister.konfig.admin_api import ADMIN_API_PREFIX, create_app
 
@@ -576,10 +575,4 @@ def serve(
     factory = make_session_factory(make_engine(url))
     k = settings.konfig
     typer.echo(f"admin API on http://{k.host}:{k.port}{ADMIN_API_PREFIX} (store {_safe(url)})")
-    web.run_app(
-        create_app(factory, settings.konfig),
-        host=k.host,
-        port=k.port,
-        print=None,
-        access_log=None,
-    )
+    serve_or_exit(create_app(factory, settings.konfig), settings, host=k.host, port=k.port)

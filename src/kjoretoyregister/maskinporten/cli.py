@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from kjoretoyregister.cliutil import settings_or_exit
+from kjoretoyregister.cliutil import serve_or_exit, settings_or_exit
 from kjoretoyregister.config import Settings
 from kjoretoyregister.maskinporten import certs, keys
 from kjoretoyregister.maskinporten.state import DEFAULT_DELEGATION_SOURCE, MaskinportenState
@@ -107,7 +107,6 @@ def serve(
     ] = False,
 ) -> None:
     """Serve /.well-known/oauth-authorization-server, /jwk and /token."""
-    from aiohttp import web
 
     from kjoretoyregister.logs import get_logger
     from kjoretoyregister.maskinporten.app import create_app
@@ -148,7 +147,7 @@ def serve(
         issuer=mp.public_url or "derived from each request",
         state_dir=str(state.state_dir),
     )
-    web.run_app(application, host=mp.host, port=mp.port, print=None, access_log=None)
+    serve_or_exit(application, settings, host=mp.host, port=mp.port)
 
 
 # -- clients ----------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ import orjson
 from aiohttp import web
 from stdnum.no import fodselsnummer as stdnum_fnr
 
+from kjoretoyregister.headers import credentials
 from kjoretoyregister.logs import get_logger
 from kjoretoyregister.maskinporten import keys
 from kjoretoyregister.maskinporten.state import MaskinportenState
@@ -403,8 +404,11 @@ def _client_auth(request: web.Request, form: Mapping[str, str], provider: _Provi
     client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("basic "):
+        basic = credentials(request.headers, "Basic")
+        if basic is None:
+            raise _OAuthError("invalid_client", "bad Basic credentials", 401)
         try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+            decoded = base64.b64decode(basic, validate=True).decode("utf-8")
         except (ValueError, UnicodeDecodeError) as exc:
             raise _OAuthError("invalid_client", "bad Basic credentials", 401) from exc
         from urllib.parse import unquote
@@ -484,8 +488,7 @@ async def _token(request: web.Request) -> web.Response:
 
 async def _userinfo(request: web.Request) -> web.Response:
     provider = request.app[PROVIDER_KEY]
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    token = credentials(request.headers, "Bearer") or ""
     provider.prune()
     found = provider.access_tokens.get(token)
     if found is None:

@@ -24,6 +24,7 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from kjoretoyregister.httpserver import EdgeRunner
 from kjoretoyregister.maskinporten import certs, keys, tokens
 from kjoretoyregister.maskinporten.app import create_app
 from kjoretoyregister.maskinporten.grants import CLIENT_AMR_KEY
@@ -229,7 +230,7 @@ async def running(
             (``token_lifetime_s``, ``clock``, ``issuer``).
     """
     app = create_app(state, **app_options)
-    runner = web.AppRunner(app, access_log=None)
+    runner = EdgeRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, host, 0)
     await site.start()

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kjoretoyregister.audit.pseudonyms import pseudonymizer_from_settings
-from kjoretoyregister.cliutil import settings_or_exit
+from kjoretoyregister.cliutil import serve_or_exit, settings_or_exit
 from kjoretoyregister.config import Settings
 from kjoretoyregister.konfig.errors import KonfigError
 from kjoretoyregister.maskinporten.idporten import is_synthetic_fnr
@@ -187,10 +187,6 @@ def serve(
     """Serve the portal (OIDC provider, client and cookies from KJR_PORTAL__*)."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings_or_exit(**({"portal": overrides} if overrides else {}))
-    web.run_app(
-        app_from_settings(settings),
-        host=settings.portal.host,
-        port=settings.portal.port,
-        access_log=None,  # access lines would carry paths; we log route templates only
-        print=None,
+    serve_or_exit(
+        app_from_settings(settings), settings, host=settings.portal.host, port=settings.portal.port
     )

@@ -24,6 +24,8 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from kjoretoyregister.headers import credentials
+
 KJORETOYOPPSLAG = "KJORETOYOPPSLAG"
 KJORETOYSOK = "KJORETOYSOK"
 SIMULATOR = "SIMULATOR"
@@ -114,13 +116,11 @@ class Users:
 
 
 def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "basic" or not token:
+    token = credentials({"Authorization": authorization} if authorization else {}, "Basic")
+    if token is None:
         return None
     try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return None
     name, sep, password = decoded.partition(":")

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from kjoretoyregister.cliutil import settings_or_exit
+from kjoretoyregister.httpserver import BindError, EdgeLimits
 from kjoretoyregister.svv.auth import Users, UserSpecError
 from kjoretoyregister.svv.register import RegisterError
 from kjoretoyregister.svv.server import BASE_PATH, run
@@ -102,7 +103,14 @@ def serve(
         raise typer.Exit(2)
     typer.echo(f"Users: {', '.join(users.names)}; base path {BASE_PATH}", err=True)
     try:
-        run(svv, print_fn=lambda line: typer.echo(line, err=True))
+        run(
+            svv,
+            print_fn=lambda line: typer.echo(line, err=True),
+            edge=EdgeLimits.from_settings(settings.http),
+        )
     except RegisterError as exc:
-        typer.echo(f"Cannot open register {svv.data}: {exc}", err=True)
+        typer.echo(f"error: cannot open register {svv.data}: {exc}", err=True)
         raise typer.Exit(2) from None
+    except BindError as exc:
+        typer.echo(f"error: {exc} (is it already running? choose another with --port)", err=True)
+        raise typer.Exit(1) from None

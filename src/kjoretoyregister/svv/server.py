@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
+from kjoretoyregister import httpserver
 from kjoretoyregister.config import SvvSettings
 from kjoretoyregister.logs import get_logger, redact_protocol_errors
 from kjoretoyregister.svv import admin, bulk, sokparams
@@ -204,25 +205,31 @@ def _template(request: web.Request) -> str:
     return resource.canonical if resource is not None else "(no route)"
 
 
-def run(settings: SvvSettings, *, print_fn: Callable[[str], None] = print) -> None:
+def run(
+    settings: SvvSettings,
+    *,
+    print_fn: Callable[[str], None] = print,
+    edge: httpserver.EdgeLimits | None = None,
+) -> None:
     """Open ``settings.data`` and serve until interrupted (used by ``svv serve``).
 
     Raises:
         RegisterError: the data file is missing or not a register.
         ValueError: ``settings.data`` is unset, or a user entry is malformed.
+        httpserver.BindError: the port could not be bound.
     """
     if settings.data is None:
         raise ValueError("no register file: give --data FILE (or set KJR_SVV__DATA)")
     register = Register(settings.data)
     try:
         app = create_app(register, settings)
-        web.run_app(
+        httpserver.run(
             app,
             host=settings.host,
             port=settings.port,
-            access_log=None,
-            print=lambda _: print_fn(
-                f"SVV simulator on http://{settings.host}:{settings.port}{BASE_PATH} "
+            edge=edge,
+            ready=lambda port: print_fn(
+                f"SVV simulator on http://{settings.host}:{port}{BASE_PATH} "
                 f"({register.meta.get('vehicles', '?')} vehicles; Ctrl+C to stop)"
             ),
         )
