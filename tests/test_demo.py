@@ -19,7 +19,7 @@ from kjoretoyregister.client.maskinporten import MaskinportenTokenProvider
 pytestmark = pytest.mark.slow
 
 
-def _start(data_dir: Path, profile: Path) -> subprocess.Popen[bytes]:
+def _start(data_dir: Path, profile: Path, port_base: int = 0) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KJR_")}
     env["KJR_DATA_DIR"] = str(data_dir)
     cmd = [
@@ -30,7 +30,7 @@ def _start(data_dir: Path, profile: Path) -> subprocess.Popen[bytes]:
         "--profile",
         str(profile),
         "--port-base",
-        "0",
+        str(port_base),
         "--vehicles",
         "60",
     ]
@@ -106,3 +106,47 @@ def test_demo_serves_a_real_lookup_and_stops_cleanly(tmp_path: Path) -> None:
             code, out = _stop(proc)
         assert code == 0, out
         assert "curl" in out and "kjoretoyregister oppslag kjennemerke CU11297 --profile" in out
+
+
+async def _admin_orgs(profile: dict) -> int:
+    headers = {"Authorization": f"Bearer {profile['admin_token']}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{profile['admin_url']}/orgs", headers=headers) as resp,
+    ):
+        return resp.status
+
+
+def test_a_demo_that_cannot_start_changes_nothing(tmp_path: Path) -> None:
+    """A second demo on the first one's ports fails in one line, before it seeds anything.
+
+    Seeding rotates the demo integration's password; if the failed start did that, the running
+    demo would answer 401 to its own profile. The printed admin token works meanwhile.
+    """
+    data_dir = tmp_path / "data"
+    first_profile = tmp_path / "first.json"
+    proc = _start(data_dir, first_profile)
+    try:
+        profile = _wait_for(first_profile, proc)
+        key = Path(profile["maskinporten"]["private_key_path"]).read_bytes()
+        assert asyncio.run(_admin_orgs(profile)) == 200
+        shared_profile = (data_dir / "profile.json").read_bytes()
+
+        port = int(profile["gateway_url"].split(":")[2].split("/")[0])
+        second_profile = tmp_path / "second.json"
+        second = _start(data_dir, second_profile, port_base=port)
+        out, _ = second.communicate(timeout=60)
+        lines = [line for line in out.decode().splitlines() if line.strip()]
+        assert second.returncode == 1, out
+        assert len(lines) == 1 and lines[0].startswith("error:"), lines
+        assert f":{port}" in lines[0] and "--port-base" in lines[0]
+        assert "Traceback" not in out.decode()
+
+        assert not second_profile.exists()
+        assert (data_dir / "profile.json").read_bytes() == shared_profile
+        status, body = asyncio.run(_lookup(profile, key))
+        assert status == 200, body
+    finally:
+        code, out_first = _stop(proc)
+    assert code == 0, out_first
+    assert "Authorization: Bearer " + profile["admin_token"] in out_first

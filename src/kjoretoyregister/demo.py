@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import signal
+import socket
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -30,10 +32,11 @@ import orjson
 import typer
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
+from pydantic import SecretStr
 
 from kjoretoyregister.cliutil import settings_or_exit
 from kjoretoyregister.config import GatewaySettings, Settings, SvvSettings
-from kjoretoyregister.httpserver import EdgeRunner, start_site
+from kjoretoyregister.httpserver import BindError, EdgeRunner
 from kjoretoyregister.konfig import service
 from kjoretoyregister.konfig.authz import Authorizer
 from kjoretoyregister.konfig.privileges import EIERSOK, OPPSLAG
@@ -148,11 +151,44 @@ def ensure_register(path: Path, vehicles: int) -> None:
     generate(path, vehicles=vehicles, seed=2026)
 
 
-async def _serve(app: web.Application, port: int, stack: AsyncExitStack) -> int:
+def bind_ports(port_base: int) -> list[socket.socket]:
+    """Listen on the gateway's, simulator's and Maskinporten's ports before anything else.
+
+    Binding first means a demo that cannot start (another demo holds the ports) fails before it
+    has seeded anything: seeding gives the demo integration a new password, which would lock a
+    running demo out of its own profile.
+
+    Raises:
+        BindError: one of the ports is taken (the others are released again).
+    """
+    socks: list[socket.socket] = []
+    try:
+        for offset in range(3):
+            # gateway P, simulator P+1, Maskinporten P+2 (8080/8081/8082); 0 = free ports
+            port = port_base + offset if port_base else 0
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError as exc:
+                raise BindError(LOOPBACK, port, exc.strerror or str(exc)) from None
+            sock.listen(512)
+            sock.setblocking(False)
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
+
+
+async def _serve(app: web.Application, sock: socket.socket, stack: AsyncExitStack) -> int:
     runner = EdgeRunner(app)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    return await start_site(runner, LOOPBACK, port)
+    site = web.SockSite(runner, sock)
+    await site.start()
+    return int(sock.getsockname()[1])
 
 
 def profile_dict(
@@ -193,6 +229,14 @@ def instructions(profile_path: Path, profile: dict[str, Any]) -> str:
         "/rest/distribusjon/kjoretoy/v2.0/bulk/kjennemerke"
     )
     p = str(profile_path)
+    kjr = cli_command()
+    admin = ""
+    if profile.get("admin_token"):
+        admin = f"""
+Konfigurasjon admin API (this token works while this demo runs):
+
+  curl -s -H 'Authorization: Bearer {profile["admin_token"]}' {profile["admin_url"]}/orgs
+"""
     return f"""
 Fiks Kjøretøyregister demo is running (Ctrl-C to stop).
 
@@ -203,7 +247,7 @@ Fiks Kjøretøyregister demo is running (Ctrl-C to stop).
 
 First lookup with curl (gets a Maskinporten token, then calls the gateway):
 
-  TOKEN=$(kjoretoyregister demo token --profile {p})
+  TOKEN=$({kjr} demo token --profile {p})
   curl -s -X POST '{url}' \\
     -H "Authorization: Bearer $TOKEN" \\
     -H 'IntegrasjonId: {profile["integrasjon_id"]}' \\
@@ -213,8 +257,20 @@ First lookup with curl (gets a Maskinporten token, then calls the gateway):
 
 Or with the client:
 
-  kjoretoyregister oppslag kjennemerke {DEMO_PLATE} --profile {p}
-"""
+  {kjr} oppslag kjennemerke {DEMO_PLATE} --profile {p}
+{admin}"""
+
+
+def cli_command() -> str:
+    """How to call this CLI in printed instructions: ``kjoretoyregister`` if that is on PATH
+    and is us, else the full path (a venv that was not activated, as in the README)."""
+    me = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    found = shutil.which("kjoretoyregister")
+    if me is not None and me.name == "kjoretoyregister":
+        if found is not None and Path(found).resolve() == me:
+            return "kjoretoyregister"
+        return str(me)
+    return "kjoretoyregister" if found else f"{sys.executable} -m kjoretoyregister"
 
 
 async def run(
@@ -225,7 +281,27 @@ async def run(
     port_base: int,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Start everything, write the profile(s), print how to call it, wait for ``stop``/a signal."""
+    """Start everything, write the profile(s), print how to call it, wait for ``stop``/a signal.
+
+    Raises:
+        BindError: a port is taken; nothing has been written (see :func:`bind_ports`).
+    """
+    socks = bind_ports(port_base)
+    try:
+        await _run_bound(settings, socks, profile_path=profile_path, vehicles=vehicles, stop=stop)
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+async def _run_bound(
+    settings: Settings,
+    socks: list[socket.socket],
+    *,
+    profile_path: Path | None,
+    vehicles: int,
+    stop: asyncio.Event | None,
+) -> None:
     from kjoretoyregister.audit.admin_api import AUDIT_ADMIN_PREFIX, admin_audit_app_from_settings
     from kjoretoyregister.audit.pseudonyms import pseudonymizer_from_settings
     from kjoretoyregister.audit.writer import DurableAuditSink
@@ -239,6 +315,7 @@ async def run(
     from kjoretoyregister.svv.register import Register
     from kjoretoyregister.svv.server import create_app as create_simulator
 
+    gateway_sock, svv_sock, mp_sock = socks
     data_dir = settings.data_dir.resolve()
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     register_path = data_dir / REGISTER_FILE
@@ -253,10 +330,6 @@ async def run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    def port(offset: int) -> int:
-        # gateway P, simulator P+1, Maskinporten P+2 (8080/8081/8082 by default); 0 = free ports
-        return port_base + offset if port_base else 0
-
     async with AsyncExitStack() as stack:
         register = Register(register_path)
         stack.callback(register.close)
@@ -265,7 +338,7 @@ async def run(
         svv_settings = SvvSettings.model_validate(
             {**svv_settings.model_dump(), "users": [f"{svv_user}:{svv_password}"]}
         )
-        svv_port = await _serve(create_simulator(register, svv_settings), port(1), stack)
+        svv_port = await _serve(create_simulator(register, svv_settings), svv_sock, stack)
 
         mp_state = MaskinportenState.open(mp_dir)
         portal_secret = portal_demo.new_client_secret()
@@ -276,13 +349,25 @@ async def run(
                 idporten_clients=[portal_demo.idporten_client(settings.portal, portal_secret)],
                 idporten_persons=portal_demo.DEMO_PERSONS,
             ),
-            port(2),
+            mp_sock,
             stack,
         )
 
         engine = make_engine(database_url)
         stack.callback(engine.dispose)
         factory = make_session_factory(engine)
+        # A fresh admin token per start (printed, and in the 0600 profile), beside any the
+        # operator configured: without one the demo's admin API refuses everything.
+        admin_token = secrets.token_urlsafe(24)
+        konfig_settings = settings.konfig.model_copy(
+            update={
+                "admin_tokens": [
+                    SecretStr(f"demo:{admin_token}"),
+                    *settings.konfig.admin_tokens,
+                ]
+            }
+        )
+        admin_settings = settings.model_copy(update={"konfig": konfig_settings})
         sink = DurableAuditSink.from_settings(settings, migrate=True)
         await sink.start()
         stack.push_async_callback(sink.close)
@@ -306,8 +391,8 @@ async def run(
                 engine, poll_s=gw_settings.authz_invalidation_poll_s
             ),
             mounts={
-                ADMIN_API_PREFIX: create_admin_app(factory, settings.konfig),
-                AUDIT_ADMIN_PREFIX: admin_audit_app_from_settings(settings),
+                ADMIN_API_PREFIX: create_admin_app(factory, konfig_settings),
+                AUDIT_ADMIN_PREFIX: admin_audit_app_from_settings(admin_settings),
                 PORTAL_PREFIX: portal_demo.portal_app(
                     settings.portal,
                     mp_port=mp_port,
@@ -319,7 +404,7 @@ async def run(
                 ),
             },
         )
-        gateway_port = await _serve(gateway_app, port(0), stack)
+        gateway_port = await _serve(gateway_app, gateway_sock, stack)
 
         profile = profile_dict(
             gateway_port=gateway_port,
@@ -331,6 +416,7 @@ async def run(
             database_url=database_url,
         )
         profile["portal_url"] = portal_demo.portal_url(gateway_port)
+        profile["admin_token"] = admin_token
         text = orjson.dumps(profile, option=orjson.OPT_INDENT_2) + b"\n"
         targets = _profile_targets(data_dir, profile_path)
         for target in targets:
