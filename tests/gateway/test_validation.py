@@ -157,3 +157,51 @@ class TestSok:
     def test_repeated_parameter_refused(self) -> None:
         with pytest.raises(InvalidInput, match="flere ganger"):
             _sok("sok/eiernavn", {"navn": "x"}, pairs=2)
+
+
+class TestMessagesSayWhatIsValid:
+    """A refusal names the item as a case officer counts it and says what would be accepted."""
+
+    def test_bad_plate_is_numbered_from_1_with_its_value(self) -> None:
+        with pytest.raises(InvalidInput) as info:
+            _bulk("bulk/kjennemerke", [{"kjennemerke": "CU11297"}, {"kjennemerke": "CU-1!"}])
+        message = info.value.message
+        assert message.startswith("kjennemerke nr. 2 (CU-1!): ugyldig kjennemerke; gyldig er ")
+        assert "CU11297" in message and "element" not in message
+
+    def test_echoed_value_is_cut_and_escaped(self) -> None:
+        with pytest.raises(InvalidInput) as info:
+            _bulk("bulk/kuid", [{"kuid": "\x01" + "9" * 100}])
+        message = info.value.message
+        assert "\x01" not in message and "\\x01" in message and "9" * 40 not in message
+
+    def test_bad_dtg_shows_the_accepted_form(self) -> None:
+        with pytest.raises(InvalidInput) as info:
+            _bulk("bulk/kjennemerke", [{"kjennemerke": "CU11297", "dtg": "2020-01-01"}])
+        assert "kjennemerke nr. 1: ugyldig dtg" in info.value.message
+        assert "2018-11-15T23:00:00+01:00" in info.value.message
+
+    @pytest.mark.parametrize(
+        ("name", "query", "expected"),
+        [
+            ("sok/kjennemerke", {"kjennemerke": "CU1*"}, "* brukes bare i sok/understellsnummer"),
+            ("sok/kjennemerke", {"kjennemerke": "C????"}, "høyst tre ?"),
+            ("sok/understellsnummer", {"understellsnummer": "*AB*C"}, "* først og/eller sist"),
+            ("sok/kunde", {"eiertype": "ALLE"}, "en av BEGGE, ORGANISASJON, PERSON"),
+            ("sok/kunde", {"eiertype": "PERSON", "fodselsdato": "1.1.80"}, "eller et årstall"),
+            ("sok/eiernavn", {"navn": "X", "antall": "0"}, "et heltall fra 1"),
+            ("sok/eiernavn", {"navn": "X", "postnummer": "150"}, "4 sifre"),
+            ("sok/fodselsnummer", {"fodselsnummer": "123"}, "11 sifre"),
+            ("sok/eiernavn", {"navn": "X" * 201}, "tekst på 1–200 tegn"),
+        ],
+    )
+    def test_search_parameter(self, name: str, query: dict[str, str], expected: str) -> None:
+        with pytest.raises(InvalidInput) as info:
+            _sok(name, query)
+        assert "gyldig er" in info.value.message and expected in info.value.message
+
+    def test_fodselsnummer_is_not_echoed(self) -> None:
+        """Search values (an fnr) are not repeated back; only bulk items, which are plates."""
+        with pytest.raises(InvalidInput) as info:
+            _sok("sok/fodselsnummer", {"fodselsnummer": "1234567890X"})
+        assert "1234567890X" not in info.value.message

@@ -33,6 +33,7 @@ _MERKEKODE = re.compile(r"[0-9]{1,4}")
 _POSTNUMMER = re.compile(r"[0-9]{4}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _YEAR = re.compile(r"[0-9]{4}")
+_DATE_OR_YEAR = re.compile(f"{_DATE.pattern}|{_YEAR.pattern}")
 _POSINT = re.compile(r"[1-9][0-9]{0,5}")
 # ISO 8601 / RFC 3339 date-time with an offset (SVV's examples all carry one); 0-9 fraction digits.
 _DTG = re.compile(
@@ -41,6 +42,29 @@ _DTG = re.compile(
 _BOOL = frozenset({"true", "false"})
 _MAX_TEXT = 100
 _MAX_NAME = 200
+
+# What a valid value looks like, for the error that refuses one: an error says what *is* valid.
+_DTG_HINT = "dato og klokkeslett med tidssone, f.eks. 2018-11-15T23:00:00+01:00 (Z for UTC)"
+_PLATE_HINT = "bokstaver (A–Å) og sifre, høyst 10; mellomrom og bindestrek går, f.eks. CU11297"
+_HINTS: dict[re.Pattern[str], str] = {
+    _KJENNEMERKE: _PLATE_HINT,
+    _KJENNEMERKE_SOK: (
+        "bokstaver og sifre med ? for ett ukjent tegn (høyst tre ?), f.eks. CU1129?; "
+        "* brukes bare i sok/understellsnummer"
+    ),
+    _KUID: "1–10 sifre",
+    _VIN: "bokstaver og sifre, høyst 30, f.eks. SISDINKY45727043",
+    _VIN_SOK: "bokstaver og sifre, høyst 30, med * først og/eller sist som jokertegn",
+    _FNR: "11 sifre",
+    _ORGNR: "9 sifre",
+    _KUNDEID: "1–15 sifre",
+    _MERKEKODE: "1–4 sifre",
+    _POSTNUMMER: "4 sifre, f.eks. 0150",
+    _DATE: "en dato ÅÅÅÅ-MM-DD",
+    _DATE_OR_YEAR: "en dato ÅÅÅÅ-MM-DD eller et årstall ÅÅÅÅ",
+    _POSINT: "et heltall fra 1",
+}
+_SHOWN = 30  # at most this much of a refused value is echoed back to the caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +122,19 @@ def validate_bulk_body(route: Route, body: bytes, max_items: int) -> ValidatedRe
         raise _fail(f"For mange elementer: høyst {max_items} per forespørsel")
     items: list[LookupItem] = []
     for index, entry in enumerate(data):
-        items.append(_bulk_item(key, index, entry))
+        items.append(_bulk_item(key, index + 1, entry))
     return ValidatedRequest(tuple(items))
 
 
-def _bulk_item(key: str, index: int, entry: Any) -> LookupItem:
-    where = f"element {index}"
+def _shown(value: str) -> str:
+    """A refused value as the caller wrote it, cut short and with control bytes escaped."""
+    cut = value if len(value) <= _SHOWN else value[:_SHOWN] + "…"
+    return cut if cut.isprintable() else repr(cut)[1:-1]
+
+
+def _bulk_item(key: str, number: int, entry: Any) -> LookupItem:
+    # Numbered from 1 as a case officer counts, with the value the caller sent (it is theirs).
+    where = f"{key} nr. {number}"
     if not isinstance(entry, dict):
         raise _fail(f"{where}: må være et objekt")
     unknown = set(entry) - {key, "dtg"}
@@ -112,25 +143,24 @@ def _bulk_item(key: str, index: int, entry: Any) -> LookupItem:
     value = entry.get(key)
     if not isinstance(value, str):
         raise _fail(f"{where}: {key} mangler eller er ikke en tekst")
-    ok = _plate(value, _KJENNEMERKE) if key == "kjennemerke" else bool(_KUID.fullmatch(value))
+    pattern = _KJENNEMERKE if key == "kjennemerke" else _KUID
+    ok = _plate(value, pattern) if key == "kjennemerke" else bool(pattern.fullmatch(value))
     if not ok:
-        raise _fail(f"{where}: ugyldig {key}")
+        raise _fail(f"{where} ({_shown(value)}): ugyldig {key}; gyldig er {_HINTS[pattern]}")
     dtg = entry.get("dtg")
     if dtg is not None and not (isinstance(dtg, str) and valid_dtg(dtg)):
-        raise _fail(
-            f"{where}: ugyldig dtg (ISO 8601 med tidssone, f.eks. 2018-11-15T23:00:00+01:00)"
-        )
+        raise _fail(f"{where}: ugyldig dtg; gyldig er {_DTG_HINT}")
     return LookupItem(value, dtg)
 
 
 def validate_bulk_path(identifier: str, query: Mapping[str, str], pairs: int) -> ValidatedRequest:
     """Validate ``bulk/understellsnummer/{understellsnummer}`` and its optional ``dtg``."""
     if not _VIN.fullmatch(identifier):
-        raise _fail("Ugyldig understellsnummer")
+        raise _fail(f"Ugyldig understellsnummer; gyldig er {_HINTS[_VIN]}")
     _allow_only(query, pairs, frozenset({"dtg"}))
     dtg = query.get("dtg")
     if dtg is not None and not valid_dtg(dtg):
-        raise _fail("Ugyldig dtg (ISO 8601 med tidssone, f.eks. 2018-11-15T23:00:00+01:00)")
+        raise _fail(f"Ugyldig dtg; gyldig er {_DTG_HINT}")
     return ValidatedRequest((LookupItem(identifier, dtg),))
 
 
@@ -183,7 +213,7 @@ _SOK_PARAMS: dict[str, tuple[tuple[str, ...], dict[str, Rule]]] = {
             "fornavn": _MAX_TEXT,
             "mellomnavn": _MAX_TEXT,
             "etternavn": _MAX_TEXT,
-            "fodselsdato": re.compile(f"{_DATE.pattern}|{_YEAR.pattern}"),
+            "fodselsdato": _DATE_OR_YEAR,
             "fonetisk": _BOOL,
             "kjonn": frozenset({"M", "K"}),
             "fylke": _MAX_TEXT,
@@ -206,7 +236,15 @@ def _check(name: str, value: str, rule: Rule) -> None:
     else:
         ok = bool(rule.fullmatch(value))
     if not ok:
-        raise _fail(f"Ugyldig verdi for parameter {name!r}")
+        raise _fail(f"Ugyldig verdi for parameter {name!r}; gyldig er {_hint(rule)}")
+
+
+def _hint(rule: Rule) -> str:
+    if isinstance(rule, int):
+        return f"tekst på 1–{rule} tegn"
+    if isinstance(rule, frozenset):
+        return "en av " + ", ".join(sorted(rule))
+    return _HINTS.get(rule, f"en verdi på formen {rule.pattern}")
 
 
 def validate_sok(route: Route, query: Mapping[str, str], pairs: int) -> ValidatedRequest:
