@@ -233,9 +233,14 @@ class TestErrors:
         with pytest.raises(MaskinportenError) as info:
             await provider.atoken()
         assert (info.value.error, info.value.status) == ("connection_error", None)
+        # Which URL could not be reached, in words; no Python internals in the message.
+        assert f"cannot reach http://127.0.0.1:{port}/token" in str(info.value)
+        assert "ConnectionKey" not in str(info.value) and "Error(" not in str(info.value)
         with pytest.raises(MaskinportenError) as sync_info:
             await asyncio.to_thread(provider.token)
         assert sync_info.value.status is None
+        assert f"cannot reach http://127.0.0.1:{port}/token" in str(sync_info.value)
+        assert "URLError" not in str(sync_info.value)
 
     @pytest.mark.parametrize(
         ("status", "body", "error"),

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import aiohttp
 
+from kjoretoyregister.client._netreason import connection_reason
 from kjoretoyregister.client.errors import TransportError
 
 __all__ = ["AiohttpTransport", "RawResponse", "Transport"]
@@ -58,7 +59,7 @@ def _map_errors(url: str) -> Iterator[None]:
     except TimeoutError as exc:
         raise TransportError(f"timeout calling {url}") from exc
     except aiohttp.ClientConnectionError as exc:
-        raise TransportError(f"no connection to {url}: {exc}") from exc
+        raise TransportError(f"cannot reach {url}: {connection_reason(exc)}") from exc
     except aiohttp.ClientError as exc:
         raise TransportError(f"HTTP error calling {url}: {exc}") from exc
 

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from kjoretoyregister.client.display import address_text, kode_text
+from kjoretoyregister.client.display import address_text, kjennemerkekategori_text, kode_text
 from kjoretoyregister.client.models import (
     Kjoretoy,
     KjoretoyResponse,
@@ -81,7 +81,7 @@ def _plates(kjoretoy: Kjoretoy) -> str | None:
     lines = []
     for plate in kjoretoy.kjennemerker or ():
         span = f"{(plate.fom_tidspunkt or '')[:10]} – {(plate.til_tidspunkt or '')[:10]}".strip()
-        kind = plate.kjennemerkekategori or ""
+        kind = kjennemerkekategori_text(plate.kjennemerkekategori) or ""
         lines.append(f"{plate.kjennemerke or _MISSING}  {kind}  {span}".rstrip())
     return "\n".join(lines) or None
 
@@ -90,13 +90,17 @@ def _make_model(kjoretoy: Kjoretoy) -> str | None:
     return " ".join(p for p in (kjoretoy.merke, kjoretoy.modell) if p) or None
 
 
-def vehicle_card(answer: KjoretoyResponse, *, request: str | None = None) -> RenderableType:
+def vehicle_card(
+    answer: KjoretoyResponse, *, request: str | None = None, as_of: str | None = None
+) -> RenderableType:
     """
     A panel with what a case officer looks for: identity, make, status, dates, roles, plates.
 
     Args:
         answer: one item of an oppslag/søk answer (a vehicle or a miss).
         request: what was asked for (shown on a miss).
+        as_of: the ``dtg`` asked for, if any: the card says it shows the vehicle as it was
+            then, and marks the EU-kontroll (which SVV gives as of today) as today's.
     """
     kjoretoy = answer.kjoretoy
     if kjoretoy is None:
@@ -126,7 +130,10 @@ def vehicle_card(answer: KjoretoyResponse, *, request: str | None = None) -> Ren
         ("Farge", _colour(kjoretoy)),
         ("Status", status_text),
         ("Først registrert", str(kjoretoy.forstegangsregistrert or "") or None),
-        ("Neste EU-kontroll", str(kjoretoy.neste_kontroll or "") or None),
+        (
+            "Neste EU-kontroll" + (" (per i dag)" if as_of else ""),
+            str(kjoretoy.neste_kontroll or "") or None,
+        ),
     ]
     eierskap = kjoretoy.eierskap
     for label, enhet in (
@@ -145,12 +152,19 @@ def vehicle_card(answer: KjoretoyResponse, *, request: str | None = None) -> Ren
         grid.add_row(label, value or _MISSING)
     border = "green" if status == "REGISTRERT" else "red" if status else "blue"
     title = " · ".join(p for p in (kjoretoy.kjennemerke, _make_model(kjoretoy)) if p)
-    return Panel(grid, title=title or "Kjøretøy", border_style=border, expand=False)
+    subtitle = f"Slik var det {as_of}" if as_of else None
+    return Panel(
+        grid, title=title or "Kjøretøy", subtitle=subtitle, border_style=border, expand=False
+    )
 
 
-def vehicle_cards(answers: Iterable[KjoretoyResponse], requests: Iterable[str]) -> Group:
-    """One card per answer, each labelled with what was asked for."""
-    return Group(*(vehicle_card(a, request=r) for a, r in zip(answers, requests, strict=False)))
+def vehicle_cards(
+    answers: Iterable[KjoretoyResponse], requests: Iterable[str], *, as_of: str | None = None
+) -> Group:
+    """One card per answer, each labelled with what was asked for (and the ``dtg``, if any)."""
+    return Group(
+        *(vehicle_card(a, request=r, as_of=as_of) for a, r in zip(answers, requests, strict=False))
+    )
 
 
 def hit_table(hits: Iterable[KjoretoyResponse], *, title: str | None = None) -> Table:
@@ -172,7 +186,9 @@ def hit_table(hits: Iterable[KjoretoyResponse], *, title: str | None = None) -> 
             k.kjennemerke or _MISSING,
             k.understellsnummer or _MISSING,
             _make_model(k) or _MISSING,
-            k.status or _MISSING,
+            (kode_text(k.registrering.registreringsstatus) if k.registrering else None)
+            or k.status
+            or _MISSING,
             k.eier_navn or _MISSING,
             k.leasingtaker_navn or "",
         )

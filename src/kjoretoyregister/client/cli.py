@@ -4,7 +4,15 @@
 Connection settings come from the profile file ``kjoretoyregister demo --profile PATH`` writes
 (``--profile PATH`` or ``KJR_PROFILE``). Vehicle cards by default; ``--json`` prints SVV's body
 exactly as received (``sok --all --json`` prints one page body per line).
-Exit codes: 0 done, 1 the service said no or could not be reached, 2 bad profile/arguments.
+Exit codes (the same for every ``oppslag``/``sok`` command):
+
+- 0: answered, and every identifier was found / the search had hits;
+- 1: refused (Fiks or SVV said no; the errorId or svvguid is printed) or not reachable;
+- 2: usage error: bad arguments, a malformed plate/kuid/dtg (checked before any request), or
+  no or bad profile;
+- 3: answered, but an identifier was not found or the search had no hits.
+
+Every error is one ``error: …`` line on stderr (and, for a refusal, the id to quote).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+import orjson
 import typer
 from rich.console import Console
 
@@ -31,12 +40,24 @@ from kjoretoyregister.client.errors import (
     KjoretoyregisterError,
     ResponseError,
     SvvError,
+    TokenError,
+    TransportError,
 )
 from kjoretoyregister.client.models import KjoretoysokResponse, KundeSokResponse
 from kjoretoyregister.client.profile import ProfileError
 from kjoretoyregister.cliutil import settings_or_exit
+from kjoretoyregister.gateway.errors import InvalidInput
+from kjoretoyregister.gateway.routes import ROUTES
+from kjoretoyregister.gateway.validation import valid_dtg, validate_bulk_body
 
 NORWAY = ZoneInfo("Europe/Oslo")
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+_UNREACHABLE_HINT = (
+    "hint: is the demo (or the service) running, and is the profile the one it wrote? "
+    "(--profile PATH or KJR_PROFILE)"
+)
 
 oppslag_app = typer.Typer(
     help="Look vehicles up by kjennemerke, kuid or understellsnummer (SVV bulk oppslag).",
@@ -54,7 +75,8 @@ JsonOption = typer.Option(False, "--json", help="Print SVV's JSON body exactly a
 DtgOption = typer.Option(
     None,
     "--dtg",
-    help="As of this time: 2018-11-15T23:00:00+01:00, or a date = its start in Norway.",
+    help="As of this time: a date (2020-01-01 = start of that day in Norway) or a date-time "
+    "with offset (2018-11-15T23:00:00+01:00).",
 )
 FraOption = typer.Option(None, "--fra", min=1, help="First row to return (1-based).")
 AntallOption = typer.Option(None, "--antall", min=1, help="Rows per page.")
@@ -67,60 +89,88 @@ EkskluderOption = typer.Option(
 def _open_client(profile: Path | None) -> AsyncKjoretoyregisterClient:
     settings = settings_or_exit(profile=profile)
     if settings.profile is None:
-        typer.echo("No profile: pass --profile PATH or set KJR_PROFILE.", err=True)
-        raise typer.Exit(2)
+        typer.echo("error: no profile: pass --profile PATH or set KJR_PROFILE", err=True)
+        raise typer.Exit(EXIT_USAGE)
     try:
         return AsyncKjoretoyregisterClient.from_profile(settings.profile)
     except ProfileError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def _describe(exc: KjoretoyregisterError) -> str:
     if isinstance(exc, FiksError):
         return (
-            f"Fiks Kjøretøyregister svarte {exc.status} {exc.error_code or ''}: {exc.message}\n"
-            f"errorId: {exc.error_id}"
+            f"error: Fiks Kjøretøyregister svarte {exc.status} {exc.error_code or ''}: "
+            f"{exc.message}\nerrorId: {exc.error_id}"
         )
     if isinstance(exc, SvvError):
         detail = exc.feilmelding or ", ".join(
             f"{k.kode}: {k.beskrivelse}" for k in exc.responskoder
         )
-        return f"SVV svarte {exc.status}: {detail or 'feil'}\nsvvguid: {exc.svvguid}"
+        return f"error: SVV svarte {exc.status}: {detail or 'feil'}\nsvvguid: {exc.svvguid}"
     if isinstance(exc, ResponseError):
-        return f"Uventet svar {exc.status} (X-Request-ID {exc.request_id})"
-    return f"{type(exc).__name__}: {exc}"
+        return f"error: uventet svar {exc.status} (X-Request-ID {exc.request_id})"
+    if isinstance(exc, TokenError | TransportError):
+        return f"error: {exc}\n{_UNREACHABLE_HINT}"
+    return f"error: {exc}"
+
+
+def _usage_error(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
 
 
 def _run(
-    profile: Path | None, work: Callable[[AsyncKjoretoyregisterClient], Awaitable[None]]
+    profile: Path | None, work: Callable[[AsyncKjoretoyregisterClient], Awaitable[bool]]
 ) -> None:
-    """Run ``work`` with a client from the profile; service errors exit 1 with their ids."""
+    """Run ``work`` with a client from the profile; it returns whether everything was found.
+
+    Service errors exit 1 with their ids; a miss exits 3 after the answer is shown.
+    """
     client = _open_client(profile)
 
-    async def main() -> None:
+    async def main() -> bool:
         async with client:
-            await work(client)
+            return await work(client)
 
     try:
-        asyncio.run(main())
+        found = asyncio.run(main())
     except KjoretoyregisterError as exc:
         typer.echo(_describe(exc), err=True)
-        raise typer.Exit(1) from None
-    except ValueError as exc:  # e.g. a bad dtg, caught before any request
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_REFUSED) from None
+    except ValueError as exc:  # e.g. a page size the client refuses, before any request
+        raise _usage_error(str(exc)) from None
+    if not found:
+        raise typer.Exit(EXIT_NOT_FOUND)
 
 
 def _dtg(value: str | None) -> str | None:
-    """A bare date means the start of that day in Norway (what a case officer means by it)."""
-    if value is None or len(value) != len("2020-01-01"):
+    """``--dtg`` as the gateway wants it; refused here (exit 2) if it is neither accepted form.
+
+    A bare date means the start of that day in Norway (what a case officer means by it).
+    """
+    if value is None or valid_dtg(value):
         return value
     try:
-        day = date.fromisoformat(value)
+        day = date.fromisoformat(value) if len(value) == len("2020-01-01") else None
     except ValueError:
-        return value  # let the gateway explain what is wrong with it
+        day = None
+    if day is None:
+        raise _usage_error(
+            f"--dtg {value!r} is neither a date (2020-01-01, the start of that day in Norway) "
+            "nor a date-time with offset (2020-01-01T12:00:00+01:00 or …Z)"
+        )
     return format_dtg(datetime(day.year, day.month, day.day, tzinfo=NORWAY))
+
+
+def _check_identifiers(endpoint: str, key: str, ids: list[str]) -> None:
+    """Refuse a malformed plate or kuid before any request, with the gateway's own rules."""
+    body = orjson.dumps([{key: value} for value in ids])
+    try:
+        validate_bulk_body(ROUTES[endpoint], body, max_items=max(len(ids), 1))
+    except InvalidInput as exc:
+        raise _usage_error(exc.message) from None
 
 
 def _print_raw(raw: RawResponse) -> None:
@@ -134,12 +184,17 @@ def _print_raw(raw: RawResponse) -> None:
 def _bulk(
     endpoint: str, key: str, ids: list[str], dtg: str | None, as_json: bool, profile: Path | None
 ) -> None:
-    async def work(client: AsyncKjoretoyregisterClient) -> None:
-        raw = await client.request("POST", endpoint, json_body=bulk_items(key, ids, _dtg(dtg)))
+    _check_identifiers(endpoint, key, ids)
+    when = _dtg(dtg)
+
+    async def work(client: AsyncKjoretoyregisterClient) -> bool:
+        raw = await client.request("POST", endpoint, json_body=bulk_items(key, ids, when))
+        answers = parse_list(raw)
         if as_json:
             _print_raw(raw)
-            return
-        Console().print(vehicle_cards(parse_list(raw), ids))
+        else:
+            Console().print(vehicle_cards(answers, ids, as_of=dtg))
+        return bool(answers) and all(answer.kjoretoy is not None for answer in answers)
 
     _run(profile, work)
 
@@ -175,14 +230,18 @@ def oppslag_understellsnummer(
 ) -> None:
     """Look vehicles up by understellsnummer (VIN); one VIN may match several vehicles."""
 
-    async def work(client: AsyncKjoretoyregisterClient) -> None:
+    when = _dtg(dtg)
+
+    async def work(client: AsyncKjoretoyregisterClient) -> bool:
         endpoint = f"bulk/understellsnummer/{quote(understellsnummer, safe='')}"
-        raw = await client.request("GET", endpoint, params={"dtg": _dtg(dtg)})
+        raw = await client.request("GET", endpoint, params={"dtg": when})
+        answers = parse_list(raw)
         if as_json:
             _print_raw(raw)
-            return
-        answers = parse_list(raw)
-        Console().print(vehicle_cards(answers, [understellsnummer] * max(len(answers), 1)))
+        else:
+            requests = [understellsnummer] * max(len(answers), 1)
+            Console().print(vehicle_cards(answers, requests, as_of=dtg))
+        return bool(answers) and all(answer.kjoretoy is not None for answer in answers)
 
     _run(profile, work)
 
@@ -207,7 +266,7 @@ def _sok(
             return parse_page(raw, KundeSokResponse)
         return parse_page(raw, KjoretoysokResponse)
 
-    async def work(client: AsyncKjoretoyregisterClient) -> None:
+    async def work(client: AsyncKjoretoyregisterClient) -> bool:
         pages: list[KjoretoysokResponse | KundeSokResponse] = []
 
         async def fetch(start: int, size: int | None) -> KjoretoysokResponse | KundeSokResponse:
@@ -228,9 +287,9 @@ def _sok(
             if as_json:
                 _print_raw(raw)
             pages.append(parse(raw))
-        if as_json:
-            return
         count = sum(len(page.treff) for page in pages)
+        if as_json:
+            return count > 0
         total = (pages[-1].antall_treff_totalt or 0) if pages else 0
         title = f"{count} av {total} treff"
         if not all_pages and count < total:
@@ -241,6 +300,7 @@ def _sok(
         else:
             hits = [h for p in pages if isinstance(p, KjoretoysokResponse) for h in p.treff]
             Console().print(hit_table(hits, title=title))
+        return count > 0
 
     _run(profile, work)
 

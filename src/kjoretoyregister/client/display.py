@@ -8,17 +8,28 @@ from __future__ import annotations
 
 from kjoretoyregister.client.models import Adresse, KodeverkType
 
-__all__ = ["address_text", "kode_text"]
+__all__ = ["address_text", "kjennemerkekategori_text", "kode_text"]
 
 
 def kode_text(kode: KodeverkType | None) -> str | None:
-    """«kodeNavn (kodeVerdi)», or whichever of the two SVV sent; None when absent."""
+    """The code's name in words («Registrert»), else its value; None when absent.
+
+    The value (``REGISTRERT``) is for machines: a case officer reads the kodeverk name.
+    """
     if kode is None:
         return None
-    name = kode.kode_navn or kode.kode_beskrivelse
-    if name and kode.kode_verdi and name != kode.kode_verdi:
-        return f"{name} ({kode.kode_verdi})"
-    return name or kode.kode_verdi
+    return kode.kode_navn or kode.kode_beskrivelse or kode.kode_verdi
+
+
+# Enums of the v2 schema that come without a kodeverk name, in words.
+_KJENNEMERKEKATEGORI = {"KJORETOY": "Kjøretøy", "PERSONLIG": "Personlig"}
+
+
+def kjennemerkekategori_text(value: str | None) -> str | None:
+    """«Kjøretøy»/«Personlig» for SVV's ``kjennemerkekategori`` enum; unknown values as sent."""
+    if value is None:
+        return None
+    return _KJENNEMERKEKATEGORI.get(value, value)
 
 
 def address_text(adresse: Adresse | None) -> str | None:

@@ -34,6 +34,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kjoretoyregister.client import _grant
+from kjoretoyregister.client._netreason import connection_reason
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _FORM = "application/x-www-form-urlencoded"
@@ -225,9 +226,7 @@ class MaskinportenTokenProvider:
             ) as response:
                 return response.status, await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise MaskinportenError(
-                "connection_error", f"token request failed: {exc!r}", None
-            ) from exc
+            raise self._unreachable(exc) from exc
 
     def _post(self) -> tuple[int, bytes]:
         request = urllib.request.Request(  # noqa: S310 - scheme checked to be http(s) in __init__
@@ -242,9 +241,14 @@ class MaskinportenTokenProvider:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
         except (OSError, ValueError) as exc:  # URLError is an OSError; timeouts too
-            raise MaskinportenError(
-                "connection_error", f"token request failed: {exc!r}", None
-            ) from exc
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: BaseException) -> MaskinportenError:
+        # Say which URL and why in words; the exception's repr (ConnectionKey(...)) stays
+        # chained for whoever debugs, not in the message a user reads.
+        return MaskinportenError(
+            "connection_error", f"cannot reach {self.token_url}: {connection_reason(exc)}", None
+        )
 
     def _accept(self, status: int, body: bytes, started: float) -> str:
         """Turn Maskinporten's answer into a cached token or a MaskinportenError."""
