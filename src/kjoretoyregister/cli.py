@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from kjoretoyregister import __version__
+from kjoretoyregister import __version__, helpstyle
 from kjoretoyregister.audit.cli import app as audit_app
 from kjoretoyregister.client.cli import oppslag_app, sok_app
 from kjoretoyregister.demo import app as demo_app
@@ -16,6 +16,8 @@ from kjoretoyregister.konfig.cli import app as admin_app
 from kjoretoyregister.maskinporten.cli import app as maskinporten_app
 from kjoretoyregister.portal.cli import app as portal_app
 from kjoretoyregister.svv.cli import app as svv_app
+
+helpstyle.apply()
 
 app = typer.Typer(
     name="kjoretoyregister",
