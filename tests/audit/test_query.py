@@ -9,6 +9,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
@@ -140,6 +141,33 @@ def test_search_cli_table_and_json(
     result = runner.invoke(app, ["audit", "search", "--kind", "access", "--json"])
     # The two reads before, and this one: it is recorded before it reads.
     assert len(result.output.splitlines()) == 3
+
+
+def test_search_cli_limit_shows_the_newest_first(
+    engine: Engine,
+    pz: Pseudonymizer,
+    event: EventFactory,
+    cli_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--limit N is the latest N entries, newest first (like `admin log`), not the oldest N."""
+    _record(
+        engine,
+        pz,
+        [
+            event(org=ORG_A, integrasjon=f"int-{n}", time=T0 + timedelta(minutes=n))
+            for n in range(5)
+        ],
+    )
+    result = runner.invoke(app, ["audit", "search", "--limit", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    entries = [orjson.loads(x) for x in result.output.splitlines()]
+    assert [e["integrasjon_id"] for e in entries] == ["int-4", "int-3"]
+    assert entries[0]["seq"] > entries[1]["seq"]
+    monkeypatch.setattr(query, "PAGE", 2)  # several pages, read newest to oldest
+    everything = runner.invoke(app, ["audit", "search", "--limit", "500", "--json"])
+    seqs = [orjson.loads(x)["seq"] for x in everything.output.splitlines()]
+    assert seqs == sorted(seqs, reverse=True) and len(seqs) == 5
 
 
 def test_innsyn_by_fodselsnummer_orgnr_and_kjennemerke(

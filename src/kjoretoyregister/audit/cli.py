@@ -27,9 +27,9 @@ from kjoretoyregister.audit import query, retention
 from kjoretoyregister.audit.events import AuditUnavailable
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer, pseudonymizer_from_settings
 from kjoretoyregister.audit.verify import verify as verify_chain
-from kjoretoyregister.cliutil import settings_or_exit
+from kjoretoyregister.cliutil import migrate_or_exit, settings_or_exit
 from kjoretoyregister.config import Settings
-from kjoretoyregister.store.db import make_engine, upgrade
+from kjoretoyregister.store.db import make_engine
 
 app = typer.Typer(help="The audit log: verify, search, export, innsyn, usage, retention.")
 checkpoint_app = typer.Typer(help="Chain checkpoints (head hash + count + time).")
@@ -53,8 +53,7 @@ def _actor() -> str:
 @contextmanager
 def _store() -> Iterator[tuple[Settings, Engine, Pseudonymizer]]:
     settings = settings_or_exit()
-    url = settings.effective_database_url
-    upgrade(url)
+    url = migrate_or_exit(settings.effective_database_url)
     engine = make_engine(url)
     try:
         yield settings, engine, pseudonymizer_from_settings(settings)
@@ -77,8 +76,8 @@ def _dump(obj: Any) -> str:
 
 
 def _unavailable(exc: AuditUnavailable) -> typer.Exit:
-    typer.echo(f"audit store unavailable: {exc}", err=True)
-    return typer.Exit(3)
+    typer.echo(f"error: audit store unavailable: {exc}", err=True)
+    return typer.Exit(1)
 
 
 # Module-level option objects: typer reads them as defaults (ruff B008 wants them hoisted).
@@ -180,7 +179,7 @@ def search(
     identifier: str | None = _IDENT,
     identifier_kind: str | None = _IKIND,
     kind: str = _KIND,
-    limit: int = typer.Option(50, min=1, help="Show at most this many entries"),
+    limit: int = typer.Option(50, min=1, help="Show the newest N entries, newest first"),
     as_json: bool = typer.Option(False, "--json", help="JSON lines instead of a table"),
 ) -> None:
     """Search the audit log (this read is itself audited)."""
@@ -189,7 +188,7 @@ def search(
     )
     with _store() as (_, engine, pz):
         try:
-            rows = query.search(engine, pz, f, actor=_actor(), limit=limit)
+            rows = query.search(engine, pz, f, actor=_actor(), limit=limit, newest_first=True)
             if as_json:
                 for entry in rows:
                     sys.stdout.write(orjson.dumps(entry).decode() + "\n")

@@ -116,13 +116,17 @@ def _entry_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 def _iter(
-    conn: Connection, f: Filters, pz: Pseudonymizer, limit: int | None
+    conn: Connection, f: Filters, pz: Pseudonymizer, limit: int | None, newest_first: bool
 ) -> Iterator[dict[str, Any]]:
-    last, sent = -1, 0
+    last: int | None = None
+    sent = 0
     while limit is None or sent < limit:
         page = PAGE if limit is None else min(PAGE, limit - sent)
-        stmt = _where(select(_ENTRY).where(_ENTRY.c.seq > last), f, pz)
-        rows = conn.execute(stmt.order_by(_ENTRY.c.seq).limit(page)).all()
+        stmt = select(_ENTRY)
+        if last is not None:
+            stmt = stmt.where(_ENTRY.c.seq < last if newest_first else _ENTRY.c.seq > last)
+        order = _ENTRY.c.seq.desc() if newest_first else _ENTRY.c.seq
+        rows = conn.execute(_where(stmt, f, pz).order_by(order).limit(page)).all()
         if not rows:
             return
         seqs = [r.seq for r in rows]
@@ -163,8 +167,12 @@ def search(
     actor: str,
     action: str = "search",
     limit: int | None = None,
+    newest_first: bool = False,
 ) -> Generator[dict[str, Any], None, None]:
-    """Entries matching ``filters`` in chain order, streamed page by page.
+    """Entries matching ``filters`` in chain order (or newest first), streamed page by page.
+
+    ``newest_first`` with ``limit`` gives the latest ``limit`` entries, as a person at a
+    terminal expects; exports keep chain order.
 
     The read is recorded (``action``) before the first row is produced; a generator, so the
     access entry is written when iteration starts.
@@ -174,7 +182,7 @@ def search(
     """
     _audit_access(engine, actor, action, filters.for_log(pz), filters.fiks_org_id)
     with read_transaction(engine) as conn, conn.begin():
-        yield from _iter(conn, filters, pz, limit)
+        yield from _iter(conn, filters, pz, limit, newest_first)
 
 
 def flatten(entry: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
