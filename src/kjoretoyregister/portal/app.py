@@ -18,7 +18,7 @@ GET/POST ``/admin/roller``                           person roles
 GET/POST ``/admin/logg``, POST ``/admin/logg.csv``   audit log with filters, CSV export
 GET      ``/admin/bruk``                             usage per month
 GET/POST ``/admin/innsyn``                           innsyn report for a person/org/plate
-GET      ``/static/…``                               CSS and the copy button's script
+GET      ``/static/…``                               CSS, the icon and the progressive script
 =======  ==========================================  ==========================================
 """
 
@@ -58,6 +58,11 @@ MAX_FORM_BYTES = 64 * 1024
 
 def _static_dir() -> Path:
     return Path(str(resources.files("kjoretoyregister.portal") / "static"))
+
+
+def favicon() -> bytes:
+    """The portal's icon (SVG; pages link it as ``static/favicon.svg``)."""
+    return (_static_dir() / "favicon.svg").read_bytes()
 
 
 def create_portal_app(

@@ -18,13 +18,13 @@ from rich.console import Console
 from rich.table import Table
 
 from kjoretoyregister.audit.pseudonyms import pseudonymizer_from_settings
-from kjoretoyregister.cliutil import serve_or_exit, settings_or_exit
+from kjoretoyregister.cliutil import migrate_or_exit, serve_or_exit, settings_or_exit
 from kjoretoyregister.config import Settings
 from kjoretoyregister.konfig.errors import KonfigError
 from kjoretoyregister.maskinporten.idporten import is_synthetic_fnr
 from kjoretoyregister.portal import roles
 from kjoretoyregister.portal.models import ROLES
-from kjoretoyregister.store.db import make_engine, make_session_factory, upgrade
+from kjoretoyregister.store.db import make_engine, make_session_factory
 
 app = typer.Typer(
     help="The web portal: serve it, and manage person roles per organisation.",
@@ -62,8 +62,7 @@ def add(
     if not is_synthetic_fnr(fodselsnummer):
         raise _fail("fodselsnummer must be a synthetic one (month + 80, valid check digits)")
     settings = settings_or_exit()
-    url = settings.effective_database_url
-    upgrade(url)
+    url = migrate_or_exit(settings.effective_database_url)
     engine = make_engine(url)
     try:
         key = roles.person_key(pseudonymizer_from_settings(settings), fodselsnummer)
@@ -87,8 +86,7 @@ def remove(
     """Take a role away from a person."""
     role = _role(rolle)
     settings = settings_or_exit()
-    url = settings.effective_database_url
-    upgrade(url)
+    url = migrate_or_exit(settings.effective_database_url)
     engine = make_engine(url)
     try:
         key = roles.person_key(pseudonymizer_from_settings(settings), fodselsnummer)
@@ -112,8 +110,7 @@ def list_(
 ) -> None:
     """List person roles (name, pseudonym prefix, organisation, role)."""
     settings = settings_or_exit()
-    url = settings.effective_database_url
-    upgrade(url)
+    url = migrate_or_exit(settings.effective_database_url)
     engine = make_engine(url)
     try:
         with make_session_factory(engine).begin() as s:
@@ -147,10 +144,9 @@ def app_from_settings(settings: Settings) -> web.Application:
     ``…__SVV_USER``, ``…__SVV_PASSWORD``) and shares the gateway's database and audit secret.
     """
     from kjoretoyregister.audit.writer import DurableAuditSink
-    from kjoretoyregister.portal.app import PORTAL_PREFIX, create_portal_app
+    from kjoretoyregister.portal.app import PORTAL_PREFIX, create_portal_app, favicon
 
-    url = settings.effective_database_url
-    upgrade(url)
+    url = migrate_or_exit(settings.effective_database_url)
     engine = make_engine(url)
     sink = DurableAuditSink.from_settings(settings, migrate=False)
     portal = create_portal_app(
@@ -172,9 +168,18 @@ def app_from_settings(settings: Settings) -> web.Application:
     async def _to_portal(_: web.Request) -> web.Response:
         return web.Response(status=302, headers={"Location": PORTAL_PREFIX + "/"})
 
+    async def _favicon(_: web.Request) -> web.Response:
+        # Pages link the icon (<link rel="icon">); this is for what browsers fetch on their own.
+        return web.Response(
+            body=favicon(),
+            content_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     root.on_startup.append(_start)
     root.on_cleanup.append(_stop)
     root.router.add_get("/", _to_portal)
+    root.router.add_get("/favicon.ico", _favicon)
     root.add_subapp(PORTAL_PREFIX, portal)
     return root
 

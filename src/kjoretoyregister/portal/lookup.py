@@ -11,8 +11,8 @@ endpoint needs, the same :func:`~kjoretoyregister.gateway.validation.validate` d
 go upstream, and the same :func:`~kjoretoyregister.gateway.auditing.items_from_answer` turns
 SVV's answer into audit items; the event goes to the same sink the gateway uses.
 
-Audit attribution (until :class:`~kjoretoyregister.audit.events.AuditEvent` has an actor field,
-see /work/interfaces-requests.md): ``integrasjon_id = "portal"``, ``client_id =
+Audit attribution (until :class:`~kjoretoyregister.audit.events.AuditEvent` has an actor
+field): ``integrasjon_id = "portal"``, ``client_id =
 "person:<pseudonym>"`` (the keyed pseudonym of the person's fødselsnummer, never the fnr),
 ``consumer_orgnr`` = the organisation's orgnr, ``supplier_orgnr`` None.
 """

@@ -71,6 +71,19 @@ def dtg_from_form(value: str) -> str:
     return parsed.isoformat(timespec="seconds")
 
 
+def as_of_text(value: str) -> str | None:
+    """The ``datetime-local`` input as the card shows it: «2020-01-15 kl. 12:30», «2020-01-01»
+    at midnight; None if empty or not a date-time."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    day = parsed.date().isoformat()
+    if (parsed.hour, parsed.minute, parsed.second) == (0, 0, 0):
+        return day
+    return f"{day} kl. {parsed:%H:%M}"
+
+
 # -- login ----------------------------------------------------------------------------------
 
 
@@ -232,7 +245,8 @@ async def oppslag_submit(request: web.Request) -> web.Response:
         purpose=values["formaal"],
         case_reference=values["saksreferanse"],
     )
-    cards = [vehicle_card(a, asked=values["value"]) for a in outcome.answers]
+    as_of = as_of_text(values["dtg"]) if dtg else None
+    cards = [vehicle_card(a, asked=values["value"], as_of=as_of) for a in outcome.answers]
     status = 200 if outcome.status in (200, 204) else outcome.status
     return render(
         request,
@@ -303,6 +317,7 @@ async def eiersok_submit(request: web.Request) -> web.Response:
         "page": page,
         "pages": pages,
         "message": outcome.message,
+        "ok": outcome.status in (200, 204),
     }
     status = 200 if outcome.status in (200, 204) else outcome.status
     return render(

@@ -2,6 +2,14 @@
 // Served as a static file so the Content-Security-Policy can forbid inline scripts.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
+  // After a POST (lookup, search) the answer is below the form: move focus to its heading, or
+  // to the error summary, and bring it into view. The element also has the autofocus attribute,
+  // which does the same in browsers without scripts.
+  var target = document.querySelector("[data-focus-on-load]");
+  if (target) {
+    if (document.activeElement !== target) { target.focus({ preventScroll: true }); }
+    target.scrollIntoView({ block: "start" });
+  }
   // Copy buttons: <button data-copy="ID"> copies the text of #ID to the clipboard.
   document.querySelectorAll("button[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {
