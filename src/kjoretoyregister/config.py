@@ -227,6 +227,37 @@ class HttpSettings(_Section):
     )
 
 
+DATABASE_FORMS = "sqlite:///PATH/FILE.db or postgresql+psycopg://USER@HOST:PORT/DB"
+
+
+def checked_database_url(value: str) -> str:
+    """A database URL the package can open, or ValueError saying which forms are valid.
+
+    ``postgresql://`` (SQLAlchemy would pick psycopg2, which is not installed) becomes
+    ``postgresql+psycopg://``; an SQLite file's folder must exist, so that a typo does not
+    create folders somewhere on the disk.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"not a database URL; valid forms: {DATABASE_FORMS}") from None
+    # From the name alone: asking SQLAlchemy for the driver would import it (or fail to).
+    backend, _, driver = url.drivername.partition("+")
+    if backend in {"postgresql", "postgres"} and driver in {"", "psycopg"}:
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if backend == "sqlite" and driver in {"", "pysqlite"}:
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            folder = Path(database).expanduser().absolute().parent
+            if not folder.is_dir():
+                raise ValueError(f"folder {folder} does not exist; create it first")
+        return value
+    raise ValueError(f"unsupported database {url.drivername!r}; valid forms: {DATABASE_FORMS}")
+
+
 class Settings(BaseSettings):
     """Every setting of every part. Build it with :func:`load_settings`."""
 
@@ -256,6 +287,11 @@ class Settings(BaseSettings):
     konfig: KonfigSettings = KonfigSettings()
     portal: PortalSettings = PortalSettings()
     http: HttpSettings = HttpSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        return None if value is None else checked_database_url(value)
 
     @field_validator("log_level")
     @classmethod
@@ -296,8 +332,13 @@ def _describe(exc: ValidationError) -> str:
     for err in exc.errors():
         dotted = ".".join(str(p) for p in err["loc"])
         env_name = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
-        lines.append(f"  {dotted} (env {env_name}): {err['msg']}")
-    return "invalid configuration:\n" + "\n".join(lines)
+        # pydantic prefixes our own ValueError messages with "Value error, "; the user needs
+        # only the message.
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{dotted} (env {env_name}): {msg}")
+    if len(lines) == 1:
+        return f"invalid configuration: {lines[0]}"
+    return "invalid configuration:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def load_settings(**overrides: Any) -> Settings:

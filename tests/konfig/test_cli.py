@@ -129,23 +129,26 @@ def test_tables_and_show(admin: Admin) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "needle"),
+    ("args", "needle", "code"),
     [
-        (["org", "create", "--navn", "X", "--orgnr", "123456789"], "organisasjonsnummer"),
-        (["org", "show", "not-a-uuid"], "must be a UUID"),
-        (["org", "show", "UNKNOWN"], "no organisation"),
-        (["service", "activate", "UNKNOWN"], "no organisation"),
-        (["integration", "new-password", "UNKNOWN"], "no integration"),
-        (["integration", "delete", "abc"], "must be a UUID"),
+        (["org", "create", "--navn", "X", "--orgnr", "123456789"], "organisasjonsnummer", 2),
+        (["org", "show", "not-a-uuid"], "must be a UUID", 2),
+        (["org", "show", "UNKNOWN"], "no organisation", 3),
+        (["service", "activate", "UNKNOWN"], "no organisation", 3),
+        (["integration", "new-password", "UNKNOWN"], "no integration", 3),
+        (["integration", "delete", "abc"], "must be a UUID", 2),
         (["grant", "add", "--integration", "UNKNOWN", "--org", "UNKNOWN",
-          "--privilege", "oppslag"], "no integration"),
+          "--privilege", "oppslag"], "no integration", 3),
     ],
 )  # fmt: skip
-def test_bad_input_exits_nonzero_with_a_message(admin: Admin, args: list[str], needle: str) -> None:
+def test_bad_input_exits_with_the_shared_codes(
+    admin: Admin, args: list[str], needle: str, code: int
+) -> None:
+    """2 for input that can never be valid, 3 for an id that names nothing (as `oppslag`)."""
     args = [random_id() if a == "UNKNOWN" else a for a in args]
     result = admin(*args, ok=False)
-    assert result.exit_code == 1
-    assert needle in result.stderr
+    assert result.exit_code == code, result.output
+    assert result.stderr.startswith("error: ") and needle in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -170,7 +173,7 @@ def test_state_errors_exit_nonzero_and_write_nothing(admin: Admin) -> None:
         "grant", "add", "--integration", integration, "--org", org, "--privilege", "alt",
         ok=False,
     )  # fmt: skip
-    assert "unknown privilege" in unknown.stderr
+    assert unknown.exit_code == 2 and "unknown privilege" in unknown.stderr
     actions = [e["action"] for e in admin.json("log")]
     assert actions == ["integration.delete", "integration.create", "org.create"]
 

@@ -279,6 +279,17 @@ class TestCli:
         finally:
             reg.close()
 
+    def test_missing_folder_is_refused_not_created(self, tmp_path: Path) -> None:
+        """--out in a folder that does not exist: one error line, exit 2, nothing created."""
+        out = tmp_path / "nonexistent" / "dir" / "x.sqlite"
+        result = CliRunner().invoke(
+            app, ["svv", "generate", "--vehicles", "10", "--out", str(out), "--quiet"]
+        )
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith("error: folder ") and str(out.parent) in result.output
+        assert len(result.output.strip().splitlines()) == 1
+        assert not (tmp_path / "nonexistent").exists()
+
     def test_progress_bar(self, tmp_path: Path) -> None:
         """The rich progress display runs (and the file is complete afterwards)."""
         meta = generate(tmp_path / "p.sqlite", vehicles=50, seed=1, progress=True)

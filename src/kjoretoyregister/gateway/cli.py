@@ -14,14 +14,14 @@ from aiohttp import web
 from kjoretoyregister.audit.admin_api import AUDIT_ADMIN_PREFIX, admin_audit_app_from_settings
 from kjoretoyregister.audit.events import AuditSink
 from kjoretoyregister.audit.sinks import NullAuditSink
-from kjoretoyregister.cliutil import serve_or_exit, settings_or_exit
+from kjoretoyregister.cliutil import migrate_or_exit, serve_or_exit, settings_or_exit
 from kjoretoyregister.config import Settings
 from kjoretoyregister.gateway.app import create_app
 from kjoretoyregister.gateway.health import Check, audit_check, database_check
 from kjoretoyregister.konfig.authz import Authorizer
 from kjoretoyregister.konfig.invalidation import KonfigGeneration
 from kjoretoyregister.logs import get_logger
-from kjoretoyregister.store.db import make_engine, make_session_factory, upgrade
+from kjoretoyregister.store.db import make_engine, make_session_factory
 
 app = typer.Typer(help="The Fiks Kjøretøyregister gateway (the API municipalities call).")
 log = get_logger(__name__)
@@ -129,7 +129,7 @@ def serve(
     overrides: dict[str, Any] = {"gateway": gateway, "database_url": database_url}
     settings = settings_or_exit(**overrides)
     # Migrate once here (Konfigurasjon and audit tables), not racing in each worker.
-    upgrade(settings.effective_database_url)
+    migrate_or_exit(settings.effective_database_url)
     g = settings.gateway
     typer.echo(f"gateway on http://{g.host}:{g.port}/kjoretoyregister/api ({workers} worker(s))")
     if workers == 1:

@@ -10,7 +10,6 @@ stderr. Output is a readable table, or JSON with ``--json``.
 
 from __future__ import annotations
 
-import logging
 import os
 import pwd
 from collections.abc import Callable, Sequence
@@ -18,25 +17,28 @@ from typing import Any, TypeVar
 
 import orjson
 import typer
-from alembic.util.exc import CommandError
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from kjoretoyregister.cliutil import serve_or_exit, settings_or_exit
+from kjoretoyregister.cliutil import (
+    database_reason,
+    migrate_or_exit,
+    safe_url,
+    serve_or_exit,
+    settings_or_exit,
+)
 from kjoretoyregister.config import Settings
 from kjoretoyregister.konfig import privileges, schemas, service
-from kjoretoyregister.konfig.errors import KonfigError
+from kjoretoyregister.konfig.errors import InvalidInput, KonfigError, NotFound
 from kjoretoyregister.store.db import (
     alembic_config,
     current_revision,
     head_revision,
     make_engine,
     make_session_factory,
-    upgrade,
 )
 
 T = TypeVar("T")
@@ -99,8 +101,7 @@ def _settings() -> Settings:
     return settings_or_exit(database_url=_state.database_url)
 
 
-def _safe(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+_safe = safe_url
 
 
 def _actor() -> str:
@@ -112,31 +113,30 @@ def _actor() -> str:
         return f"cli:uid{os.getuid()}"
 
 
+def _exit_code(exc: KonfigError) -> int:
+    """The exit codes every command shares: 2 bad input, 3 not found, 1 refused by state."""
+    if isinstance(exc, InvalidInput):
+        return 2
+    if isinstance(exc, NotFound):
+        return 3
+    return 1
+
+
 def _migrated_url() -> str:
-    url = _settings().effective_database_url
-    # Alembic reports each step at INFO; an admin command should print only its answer.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    try:
-        upgrade(url)
-    except CommandError as exc:
-        # e.g. the database is at a revision this (older) package does not know
-        raise _fail(f"cannot migrate {_safe(url)}: {exc}") from None
-    except SQLAlchemyError as exc:
-        raise _fail(f"cannot open database {_safe(url)}: {exc.__class__.__name__}") from None
-    return url
+    return migrate_or_exit(_settings().effective_database_url)
 
 
 def _run(work: Callable[[Session], T]) -> T:
-    """Migrate, then run ``work`` in one transaction; KonfigError → message and exit 1."""
+    """Migrate, then run ``work`` in one transaction; KonfigError → one line and its exit code."""
     url = _migrated_url()
     engine = make_engine(url)
     try:
         with make_session_factory(engine).begin() as session:
             return work(session)
     except KonfigError as exc:
-        raise _fail(exc.message) from None
+        raise _fail(exc.message, _exit_code(exc)) from None
     except SQLAlchemyError as exc:
-        raise _fail(f"database error on {_safe(url)}: {exc.__class__.__name__}") from None
+        raise _fail(f"database error on {_safe(url)}: {database_reason(exc)}") from None
     finally:
         engine.dispose()
 
@@ -537,7 +537,7 @@ def db_current() -> None:
     try:
         current = current_revision(url)
     except SQLAlchemyError as exc:
-        raise _fail(f"cannot open database {_safe(url)}: {exc.__class__.__name__}") from None
+        raise _fail(f"cannot open database {_safe(url)}: {database_reason(exc)}") from None
     typer.echo(f"database: {current or '(empty)'}\nhead:     {head_revision()}")
 
 

@@ -60,8 +60,21 @@ def generate_command(
 ) -> None:
     """Write a deterministic synthetic vehicle register (SQLite) for `svv serve`."""
     settings = settings_or_exit()
-    target = out or settings.svv.data or settings.data_dir / "svv-register.sqlite"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    chosen = out or settings.svv.data
+    if chosen is None:
+        # Only our own data folder is created on demand; a path the user named must have an
+        # existing folder (a typo must not create /nonexistent/dir at the root).
+        target = settings.data_dir / "svv-register.sqlite"
+        target.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        target = chosen
+        if not target.parent.is_dir():
+            typer.echo(
+                f"error: folder {target.parent} does not exist; create it first or give "
+                "--out a path in an existing folder",
+                err=True,
+            )
+            raise typer.Exit(2)
     when = as_of.replace(tzinfo=DEFAULT_AS_OF.tzinfo) if as_of else None
     started = time.perf_counter()
     meta = generate(
