@@ -25,7 +25,7 @@ runner = CliRunner()
 def test_refuses_to_start_without_users(svv_register_path: Path) -> None:
     result = runner.invoke(app, ["svv", "serve", "--data", str(svv_register_path)])
     assert result.exit_code == 2
-    assert "No users configured" in result.output
+    assert "error: no users configured" in result.output
 
 
 def test_bad_user_entry_is_named_not_echoed(svv_register_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_bad_user_entry_is_named_not_echoed(svv_register_path: Path) -> None:
 def test_missing_or_bad_register_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["svv", "serve", "--user", "a:b"])
     assert result.exit_code == 2
-    assert "No register file" in result.output
+    assert "error: no register file" in result.output
     bad = tmp_path / "not-a-register.sqlite"
     bad.write_bytes(b"hello")
     result = runner.invoke(app, ["svv", "serve", "--user", "a:b", "--data", str(bad)])
@@ -58,7 +58,7 @@ def test_users_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     assert "hemmelig" not in repr(settings)
     result = runner.invoke(app, ["svv", "serve"])  # users are fine; the data file is missing
-    assert "No register file" in result.output
+    assert "error: no register file" in result.output
 
 
 def _free_port() -> int:

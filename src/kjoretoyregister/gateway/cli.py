@@ -136,7 +136,7 @@ def serve(
         _run_one(overrides, False, audit)
         return
     if g.port == 0:
-        typer.echo("--workers > 1 needs a fixed --port", err=True)
+        typer.echo("error: --workers > 1 needs a fixed --port (not 0)", err=True)
         raise typer.Exit(2)
     # fork before any event loop exists; each child binds the port with SO_REUSEPORT and the
     # kernel spreads connections across them.

@@ -124,7 +124,8 @@ def serve(
         secret = portal.client_secret.get_secret_value()
         if not secret:
             typer.echo(
-                "--idporten needs KJR_PORTAL__CLIENT_SECRET (shared with the portal)", err=True
+                "error: --idporten needs KJR_PORTAL__CLIENT_SECRET (shared with the portal)",
+                err=True,
             )
             raise typer.Exit(2)
         # An exact redirect URI when one is configured (as ID-porten requires); otherwise any

@@ -88,7 +88,7 @@ def serve(
     svv = settings.svv
     if not svv.users:
         typer.echo(
-            "No users configured: give --user NAME:PASSWORD (repeatable) or set "
+            "error: no users configured: give --user NAME:PASSWORD (repeatable) or set "
             "KJR_SVV__USERS='[\"NAME:PASSWORD\"]'. Refusing to start an open simulator.",
             err=True,
         )
@@ -96,10 +96,12 @@ def serve(
     try:
         users = Users.from_specs(u.get_secret_value() for u in svv.users)
     except UserSpecError as exc:
-        typer.echo(f"Bad --user / KJR_SVV__USERS entry: {exc}", err=True)
+        typer.echo(f"error: bad --user / KJR_SVV__USERS entry: {exc}", err=True)
         raise typer.Exit(2) from None
     if svv.data is None:
-        typer.echo("No register file: give --data FILE (make one with `svv generate`).", err=True)
+        typer.echo(
+            "error: no register file: give --data FILE (make one with `svv generate`)", err=True
+        )
         raise typer.Exit(2)
     typer.echo(f"Users: {', '.join(users.names)}; base path {BASE_PATH}", err=True)
     try:
