@@ -164,6 +164,13 @@ class AuditSettings(_Section):
     )
     queue_size: int = Field(10_000, ge=1, description="Events waiting for the writer at most")
     batch_max: int = Field(512, ge=1, le=100_000, description="Most events in one commit")
+    sqlite_wal_checkpoint_interval_s: float = Field(
+        1.0,
+        ge=0,
+        le=3600,
+        description="SQLite: checkpoint the audit WAL this often in a thread of its own, not "
+        "inside a commit that requests wait for (0 = SQLite's own, in the commit)",
+    )
     # SecretStr so a printed Settings never shows them; in the environment the list is JSON:
     # KJR_AUDIT__ORG_ADMIN_TOKENS='["<fiksOrgId>:kari:a-long-random-token"]'.
     org_admin_tokens: list[SecretStr] = Field(

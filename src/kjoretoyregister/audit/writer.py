@@ -29,7 +29,7 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 
-from kjoretoyregister.audit import chain
+from kjoretoyregister.audit import chain, walcheckpoint
 from kjoretoyregister.audit.events import AuditEvent, AuditUnavailable
 from kjoretoyregister.audit.models import (
     ACCESS,
@@ -43,6 +43,7 @@ from kjoretoyregister.audit.models import (
     AuditSubject,
 )
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
+from kjoretoyregister.audit.walcheckpoint import WalCheckpointer
 from kjoretoyregister.config import Settings
 from kjoretoyregister.logs import get_logger
 from kjoretoyregister.store.db import make_engine, upgrade, utcnow
@@ -336,6 +337,7 @@ class DurableAuditSink:
         enqueue_timeout_s: float = 2.0,
         commit_timeout_s: float = 10.0,
         own_engine: bool = False,
+        wal_checkpoint_interval_s: float = 0.0,
     ) -> None:
         """Args:
         engine: from :func:`store.db.make_engine`; the audit tables must exist.
@@ -348,6 +350,9 @@ class DurableAuditSink:
             hung database must not hang every request; a commit that lands later only means a
             recorded request that was answered 503 — the safe direction).
         own_engine: dispose the engine on :meth:`close`.
+        wal_checkpoint_interval_s: on a SQLite file, checkpoint the WAL this often in a
+            thread of its own instead of inside commits (0 = SQLite's own, in the commit). It
+            affects the connections ``engine`` opens from now on: pass a fresh engine.
         """
         if queue_size < 1 or batch_max < 1:
             raise ValueError("queue_size and batch_max must be at least 1")
@@ -361,6 +366,10 @@ class DurableAuditSink:
         self._enqueue_timeout_s = enqueue_timeout_s
         self._commit_timeout_s = commit_timeout_s
         self._own_engine = own_engine
+        self._wal: WalCheckpointer | None = None
+        if wal_checkpoint_interval_s > 0 and walcheckpoint.applies_to(engine):
+            walcheckpoint.disable_autocheckpoint(engine)
+            self._wal = WalCheckpointer(engine, wal_checkpoint_interval_s)
         self._queue: asyncio.Queue[tuple[AuditEvent, asyncio.Future[None]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -386,6 +395,7 @@ class DurableAuditSink:
             batch_max=a.batch_max,
             checkpoint_interval_s=a.checkpoint_interval_s,
             own_engine=True,
+            wal_checkpoint_interval_s=a.sqlite_wal_checkpoint_interval_s,
         )
 
     async def start(self) -> None:
@@ -396,6 +406,8 @@ class DurableAuditSink:
             raise RuntimeError("sink is closed")
         self._queue = asyncio.Queue(self._queue_size)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="audit-writer")
+        if self._wal is not None:
+            self._wal.start()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
 
     async def record(self, event: AuditEvent) -> None:
@@ -434,6 +446,8 @@ class DurableAuditSink:
                 await self._task
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        if self._wal is not None:
+            await asyncio.to_thread(self._wal.stop)
         if self._own_engine:
             self._engine.dispose()
 
