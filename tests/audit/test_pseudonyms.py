@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import stat
 from pathlib import Path
 
@@ -20,6 +22,23 @@ def test_pseudonym_is_keyed_and_normalised(pz: Pseudonymizer) -> None:
     other = Pseudonymizer(b"another-secret-of-enough-length")
     assert other.pseudonym("fodselsnummer", FNR) != pz.pseudonym("fodselsnummer", FNR)
     assert FNR not in pz.pseudonym("fodselsnummer", FNR)
+
+
+@pytest.mark.parametrize(
+    ("kind", "typed", "canonical"),
+    [
+        ("kjennemerke", "cu-11297", "kjennemerke:CU11297"),
+        ("orgnr", "986 130 861", "organisasjonsnummer:986130861"),
+        ("fodselsnummer", FNR, f"fodselsnummer:{FNR}"),
+        ("understellsnummer", "sisdinky\t45727043", "understellsnummer:SISDINKY45727043"),
+    ],
+)
+def test_pseudonym_is_hmac_sha256_of_kind_and_value(kind: str, typed: str, canonical: str) -> None:
+    """The stored pseudonyms' definition: a faster computation must give the very same hex."""
+    secret = b"test-audit-secret-0123456789abcdef"
+    key = hmac.new(secret, b"kjr-audit-pseudonym-v1", hashlib.sha256).digest()
+    expected = hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+    assert Pseudonymizer(secret).pseudonym(kind, typed) == expected
 
 
 def test_returned_identities_are_told_apart_by_length(pz: Pseudonymizer) -> None:

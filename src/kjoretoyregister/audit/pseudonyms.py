@@ -61,6 +61,8 @@ def normalise(kind: str, value: str) -> str:
     Plates and VINs are compared upper case without spaces or hyphens (as SVV does), numbers
     without spaces, so ``"cu 11297"`` and ``"CU11297"`` are the same subject.
     """
+    if value.isalnum():  # the common case (no space or hyphen to drop) without the regex
+        return value.upper()
     return _NON_ALNUM.sub("", value).upper()
 
 
@@ -78,14 +80,18 @@ class Pseudonymizer:
             raise ValueError("the audit secret must be at least 16 bytes")
         # Separate keys per use, so a pseudonym never doubles as key material for sealing.
         self._pkey = hmac.new(secret, b"kjr-audit-pseudonym-v1", hashlib.sha256).digest()
+        # Keyed once: copying a keyed HMAC skips the per-call key setup (two SHA-256 blocks)
+        # that hmac.digest repeats; a 1,000-plate lookup computes ~6,000 pseudonyms.
+        self._ptemplate = hmac.new(self._pkey, digestmod=hashlib.sha256)
         self._aead = AESGCM(hmac.new(secret, b"kjr-audit-seal-v1", hashlib.sha256).digest())
 
     def pseudonym(self, kind: str, value: str) -> str:
         """The hex HMAC of ``kind:normalised(value)``; ``kind`` is a key of :data:`SUBJECT_KEYS`."""
         canonical = SUBJECT_KEYS.get(kind, kind)
         msg = f"{canonical}:{normalise(canonical, value)}".encode()
-        # hmac.digest is the one-shot C path: a third of the cost of hmac.new(...).hexdigest().
-        return hmac.digest(self._pkey, msg, "sha256").hex()
+        mac = self._ptemplate.copy()
+        mac.update(msg)
+        return mac.hexdigest()
 
     def identity(self, identity: str) -> str:
         """Pseudonym of a returned identity (fnr or orgnr, told apart by length)."""
