@@ -55,6 +55,7 @@ from sqlalchemy.pool import NullPool
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from cluster import Instance, free_port, start_cluster
+from kjoretoyregister.audit.verify import verify
 from kjoretoyregister.logs import configure_logging
 from kjoretoyregister.store.db import make_engine
 from kjoretoyregister.store.testing import postgres_schema
@@ -233,7 +234,8 @@ def kill_db_connections(admin_url: str, app_name: str) -> int:
 
 
 def audit_check(url: str, tally: Tally) -> dict[str, Any]:
-    """Every 2xx the client got must have its audit entry, with one item per item asked."""
+    """Every 2xx the client got must have its audit entry, with one item per item asked; and
+    the chain verifies, as `audit verify` would say."""
     engine = make_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
@@ -244,6 +246,8 @@ def audit_check(url: str, tally: Tally) -> dict[str, Any]:
                     "GROUP BY e.seq, e.correlation_id, e.http_status"
                 )
             ).all()
+        # What `kjoretoyregister audit verify` checks: the chain links, hashes and head.
+        report = verify(engine)
     finally:
         engine.dispose()
     audited = {cid: (status, int(n)) for cid, status, n in rows}
@@ -259,6 +263,8 @@ def audit_check(url: str, tally: Tally) -> dict[str, Any]:
         "client_2xx_with_wrong_item_count": len(wrong_items),
         "audited_2xx_not_received_by_client": audited_2xx - (len(ok) - len(missing)),
         "items_asked_in_2xx": sum(ok.values()),
+        "chain_verifies": report.ok,
+        "chain_entries_checked": report.checked,
     }
 
 
