@@ -43,7 +43,7 @@ from kjoretoyregister.client.errors import (
     TokenError,
     TransportError,
 )
-from kjoretoyregister.client.models import KjoretoysokResponse, KundeSokResponse
+from kjoretoyregister.client.models import KjoretoyResponse, KjoretoysokResponse, KundeSokResponse
 from kjoretoyregister.client.profile import ProfileError
 from kjoretoyregister.cliutil import settings_or_exit
 from kjoretoyregister.gateway.errors import InvalidInput
@@ -173,6 +173,11 @@ def _check_identifiers(endpoint: str, key: str, ids: list[str]) -> None:
         raise _usage_error(exc.message) from None
 
 
+def _all_found(answers: list[KjoretoyResponse]) -> bool:
+    """Exit 0 or 3: an empty answer or any miss is "not found"."""
+    return bool(answers) and all(answer.kjoretoy is not None for answer in answers)
+
+
 def _print_raw(raw: RawResponse) -> None:
     # Bytes unchanged (no re-encoding); a newline after it so the shell prompt starts clean.
     typer.echo(raw.body)
@@ -194,7 +199,7 @@ def _bulk(
             _print_raw(raw)
         else:
             Console().print(vehicle_cards(answers, ids, as_of=dtg))
-        return bool(answers) and all(answer.kjoretoy is not None for answer in answers)
+        return _all_found(answers)
 
     _run(profile, work)
 
@@ -241,7 +246,7 @@ def oppslag_understellsnummer(
         else:
             requests = [understellsnummer] * max(len(answers), 1)
             Console().print(vehicle_cards(answers, requests, as_of=dtg))
-        return bool(answers) and all(answer.kjoretoy is not None for answer in answers)
+        return _all_found(answers)
 
     _run(profile, work)
 

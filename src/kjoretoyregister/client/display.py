@@ -21,8 +21,13 @@ def kode_text(kode: KodeverkType | None) -> str | None:
     return kode.kode_navn or kode.kode_beskrivelse or kode.kode_verdi
 
 
-# Enums of the v2 schema that come without a kodeverk name, in words.
-_KJENNEMERKEKATEGORI = {"KJORETOY": "Kjøretøy", "PERSONLIG": "Personlig"}
+# SVV's ``kjennemerkekategori`` is a bare enum of the v2 schema (no kodeverk name): in words.
+_KJENNEMERKEKATEGORI = {
+    "KJORETOY": "Kjøretøy",
+    "NORMAL": "Kjøretøy",  # deprecated, replaced by KJORETOY
+    "PERSONLIG": "Personlig",
+    "PROVEKJENNEMERKE": "Prøvekjennemerke",
+}
 
 
 def kjennemerkekategori_text(value: str | None) -> str | None:

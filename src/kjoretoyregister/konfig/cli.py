@@ -101,9 +101,6 @@ def _settings() -> Settings:
     return settings_or_exit(database_url=_state.database_url)
 
 
-_safe = safe_url
-
-
 def _actor() -> str:
     if _state.actor:
         return _state.actor
@@ -136,7 +133,7 @@ def _run(work: Callable[[Session], T]) -> T:
     except KonfigError as exc:
         raise _fail(exc.message, _exit_code(exc)) from None
     except SQLAlchemyError as exc:
-        raise _fail(f"database error on {_safe(url)}: {database_reason(exc)}") from None
+        raise _fail(f"database error on {safe_url(url)}: {database_reason(exc)}") from None
     finally:
         engine.dispose()
 
@@ -527,7 +524,7 @@ def admin_log(
 def db_upgrade() -> None:
     """Migrate the database to the newest schema (every admin command does this too)."""
     url = _migrated_url()
-    typer.echo(f"{_safe(url)} is at revision {current_revision(url)}")
+    typer.echo(f"{safe_url(url)} is at revision {current_revision(url)}")
 
 
 @db_app.command("current")
@@ -537,7 +534,7 @@ def db_current() -> None:
     try:
         current = current_revision(url)
     except SQLAlchemyError as exc:
-        raise _fail(f"cannot open database {_safe(url)}: {database_reason(exc)}") from None
+        raise _fail(f"cannot open database {safe_url(url)}: {database_reason(exc)}") from None
     typer.echo(f"database: {current or '(empty)'}\nhead:     {head_revision()}")
 
 
@@ -574,5 +571,5 @@ def serve(
     url = _migrated_url()
     factory = make_session_factory(make_engine(url))
     k = settings.konfig
-    typer.echo(f"admin API on http://{k.host}:{k.port}{ADMIN_API_PREFIX} (store {_safe(url)})")
+    typer.echo(f"admin API on http://{k.host}:{k.port}{ADMIN_API_PREFIX} (store {safe_url(url)})")
     serve_or_exit(create_app(factory, settings.konfig), settings, host=k.host, port=k.port)

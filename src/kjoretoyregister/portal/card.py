@@ -16,40 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kjoretoyregister.client.display import address_text
+from kjoretoyregister.client.display import address_text, kjennemerkekategori_text, kode_text
 from kjoretoyregister.client.models import (
     Kjoretoy,
     KjoretoyResponse,
-    KodeverkType,
     PersonEnhet,
 )
 
 MISSING = "–"
 
-#: SVV's ``kjennemerkekategori`` is a bare enum of the v2 schema (no kodeverk name): in words.
-PLATE_CATEGORIES = {
-    "KJORETOY": "Kjøretøy",
-    "NORMAL": "Kjøretøy",  # deprecated, replaced by KJORETOY
-    "PERSONLIG": "Personlig",
-    "PROVEKJENNEMERKE": "Prøvekjennemerke",
-}
-
 #: How «Oppslag» finds a vehicle again, in order of preference (:attr:`VehicleCard.lookup`).
 LOOKUP_KINDS = ("kjennemerke", "kuid", "understellsnummer")
-
-
-def code_word(kode: KodeverkType | None) -> str | None:
-    """A code in words: its ``kodeNavn``, else ``kodeBeskrivelse``, else the value as sent."""
-    if kode is None:
-        return None
-    return kode.kode_navn or kode.kode_beskrivelse or kode.kode_verdi
-
-
-def plate_category_word(value: str | None) -> str:
-    """«Kjøretøy» for ``KJORETOY`` and so on; an unknown category as sent, "" if absent."""
-    if not value:
-        return ""
-    return PLATE_CATEGORIES.get(value, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +83,7 @@ def _fuel(k: Kjoretoy) -> str | None:
     names: list[str] = []
     for motor in (drivverk.motor if drivverk else None) or ():
         for drivstoff in motor.drivstoff or ():
-            name = code_word(drivstoff.drivstoff_kode)
+            name = kode_text(drivstoff.drivstoff_kode)
             if name and name not in names:
                 names.append(name)
     return ", ".join(names) or None
@@ -114,7 +91,7 @@ def _fuel(k: Kjoretoy) -> str | None:
 
 def _colour(k: Kjoretoy) -> str | None:
     karosseri = k.tekniske_data.karosseri_og_lasteplan if k.tekniske_data else None
-    colours = [code_word(f) for f in (karosseri.r_farge if karosseri else None) or ()]
+    colours = [kode_text(f) for f in (karosseri.r_farge if karosseri else None) or ()]
     return ", ".join(c for c in colours if c) or None
 
 
@@ -168,7 +145,7 @@ def vehicle_card(
     make_model = " ".join(p for p in (k.merke, k.modell) if p) or None
     registrering = k.registrering
     status_text = (
-        code_word(registrering.registreringsstatus) if registrering is not None else None
+        kode_text(registrering.registreringsstatus) if registrering is not None else None
     ) or k.status
     card = VehicleCard(
         title=" · ".join(p for p in (k.kjennemerke, make_model) if p) or "Kjøretøy",
@@ -210,12 +187,12 @@ def vehicle_card(
         card.plates.append(
             Plate(
                 kjennemerke=plate.kjennemerke or MISSING,
-                kategori=plate_category_word(plate.kjennemerkekategori),
+                kategori=kjennemerkekategori_text(plate.kjennemerkekategori) or "",
                 fra=(plate.fom_tidspunkt or "")[:10],
                 til=(plate.til_tidspunkt or "")[:10],
             )
         )
     withheld = k.kjoretoy_id.unntatt_offentlighet if k.kjoretoy_id else None
     if withheld:
-        card.withheld = ", ".join(code_word(w) or "" for w in withheld)
+        card.withheld = ", ".join(kode_text(w) or "" for w in withheld)
     return card

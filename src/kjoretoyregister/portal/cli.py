@@ -168,10 +168,12 @@ def app_from_settings(settings: Settings) -> web.Application:
     async def _to_portal(_: web.Request) -> web.Response:
         return web.Response(status=302, headers={"Location": PORTAL_PREFIX + "/"})
 
+    icon = favicon()  # read once, not per request
+
     async def _favicon(_: web.Request) -> web.Response:
         # Pages link the icon (<link rel="icon">); this is for what browsers fetch on their own.
         return web.Response(
-            body=favicon(),
+            body=icon,
             content_type="image/svg+xml",
             headers={"Cache-Control": "public, max-age=86400"},
         )
