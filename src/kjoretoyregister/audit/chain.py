@@ -52,6 +52,11 @@ ENTRY_FIELDS = (
     "action",
     "query",
 )
+#: Fields added after the first format: hashed as ``[name, value]`` after the head, and only
+#: when set, so every hash written before they existed stays valid.
+OPTIONAL_FIELDS = ("feltpolicy",)
+#: Every entry column the writer fills and verification reads.
+STORED_FIELDS = ENTRY_FIELDS + OPTIONAL_FIELDS
 ITEM_FIELDS = ("pos", "identifier_type", "identifier_sealed", "dtg", "outcome")
 _TIME = ENTRY_FIELDS.index("time")
 
@@ -88,6 +93,10 @@ def canonical(
         by_pos.setdefault(pos, []).append((role, pseudonym))
     head = [entry[f] for f in ENTRY_FIELDS]
     head[_TIME] = format_time(entry["time"])
+    for name in OPTIONAL_FIELDS:
+        value = entry.get(name)
+        if value is not None:
+            head.append([name, value])
     rows = [
         [*(item[f] for f in ITEM_FIELDS), sorted(by_pos.pop(item["pos"], ()))]
         for item in sorted(items, key=lambda i: int(i["pos"]))

@@ -67,6 +67,8 @@ class AuditEvent:
     # A person acting (the portal's employee lookups: "person:<pseudonym>"); None for systems.
     # Appended last with a default so existing constructors keep working.
     actor: str | None = None
+    # The grant's field policy id (``parkering@1``) when the answer was minimised.
+    feltpolicy: str | None = None
 
 
 class AuditUnavailable(Exception):

@@ -61,6 +61,8 @@ class AuditEntry(Base):
     actor: Mapped[str | None] = mapped_column(String(200))
     action: Mapped[str | None] = mapped_column(String(50))
     query: Mapped[str | None] = mapped_column(Text)
+    # The grant's field policy that shaped the answer (``parkering@1``); None = passthrough.
+    feltpolicy: Mapped[str | None] = mapped_column(String(80))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

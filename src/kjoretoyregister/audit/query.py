@@ -108,7 +108,7 @@ def _open(pz: Pseudonymizer, sealed: str) -> str:
 
 
 def _entry_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
-    out = {k: row[k] for k in ("seq", *chain.ENTRY_FIELDS)}
+    out = {k: row[k] for k in ("seq", *chain.STORED_FIELDS)}
     out["time"] = chain.format_time(row["time"])
     latency = out.pop("latency_us")
     out["latency_ms"] = None if latency is None else latency / 1000
@@ -203,7 +203,7 @@ def flatten(entry: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 
 CSV_FIELDS = (
     "seq",
-    *(f for f in chain.ENTRY_FIELDS if f != "latency_us"),
+    *(f for f in chain.STORED_FIELDS if f != "latency_us"),
     "latency_ms",
     "item_pos",
     "identifier_type",

@@ -77,7 +77,7 @@ def _aware(value: datetime) -> datetime:
 
 
 def _blank_entry(kind: str, when: datetime, correlation_id: str) -> dict[str, Any]:
-    entry: dict[str, Any] = dict.fromkeys(chain.ENTRY_FIELDS)
+    entry: dict[str, Any] = dict.fromkeys(chain.STORED_FIELDS)
     entry.update(kind=kind, time=_aware(when), correlation_id=correlation_id[:64], item_count=0)
     return entry
 
@@ -102,6 +102,7 @@ def encode_event(event: AuditEvent, pz: Pseudonymizer) -> Pending:
         item_count=len(event.items),
         # A person acting through the portal ("person:<pseudonym>"); None for systems.
         actor=_cut(event.actor, 200),
+        feltpolicy=_cut(event.feltpolicy, 80),
     )
     pending = Pending(entry)
     for pos, item in enumerate(event.items):

@@ -37,6 +37,7 @@ from kjoretoyregister.gateway.errors import (
     ClientGone,
     GatewayError,
     Maintenance,
+    NotMinimisableAnswer,
     Overloaded,
     RequestBodyTimeout,
     error_response,
@@ -45,6 +46,7 @@ from kjoretoyregister.gateway.errors import (
 from kjoretoyregister.gateway.forwarding import Upstream, UpstreamResponse
 from kjoretoyregister.gateway.health import MAINTENANCE_RETRY_AFTER_S, Check, Health
 from kjoretoyregister.gateway.metrics import GatewayMetrics
+from kjoretoyregister.gateway.minimise import NotMinimisable, minimise
 from kjoretoyregister.gateway.ratelimit import RateLimiter
 from kjoretoyregister.gateway.resilience import ResilientUpstream
 from kjoretoyregister.gateway.routes import PREFIX, Match, match
@@ -52,6 +54,7 @@ from kjoretoyregister.gateway.tokens import TokenVerifier, VerifiedToken
 from kjoretoyregister.gateway.validation import validate
 from kjoretoyregister.httpserver import BodyTimeout
 from kjoretoyregister.konfig.authz import Decision
+from kjoretoyregister.konfig.feltpolicy import FieldPolicy
 from kjoretoyregister.konfig.invalidation import KonfigGeneration
 from kjoretoyregister.logs import get_logger, redact_protocol_errors
 
@@ -71,6 +74,7 @@ class _Attribution:
     items: tuple[AuditItem, ...] = field(default=())
     svv_status: int | None = None
     svvguid: str | None = None
+    feltpolicy: FieldPolicy | None = None
 
 
 class Gateway:
@@ -209,6 +213,7 @@ class Gateway:
             who = unproven
             stated = checks.purpose(request.headers, required=decision.purpose_required)
             who.purpose, who.case_reference = stated.purpose, stated.case_reference
+            who.feltpolicy = decision.feltpolicy
             response = await self._serve(request, matched, who, cid, started)
         except GatewayError as exc:
             response = render(exc, raw_path, cid)
@@ -293,8 +298,12 @@ class Gateway:
         except GatewayError:
             who.items = request_items(matched.route, validated, ERROR)
             raise
+        # Audit items come from SVV's full answer: innsyn finds everyone SVV returned, even
+        # the fields the grant's policy keeps from the caller.
         who.items = items_from_answer(matched.route, validated, answer.status, answer.body)
         who.svv_status, who.svvguid = answer.status, answer.svvguid
+        if who.feltpolicy is not None and answer.status == 200:
+            answer = _minimised(answer, who.feltpolicy)
         await self._record(request, matched, who, cid, started, answer.status)
         return _passthrough(answer, cid)
 
@@ -342,6 +351,7 @@ class Gateway:
             purpose=who.purpose,
             case_reference=who.case_reference,
             http_status=http_status,
+            feltpolicy=who.feltpolicy.id if who.feltpolicy is not None else None,
         )
         commit_started = time.perf_counter()
         try:
@@ -386,6 +396,15 @@ async def _read_body_unguarded(request: web.Request, limit: int) -> bytes:
             raise BodyTooLarge(f"Forespørselen er for stor: høyst {limit} byte")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _minimised(answer: UpstreamResponse, policy: FieldPolicy) -> UpstreamResponse:
+    """SVV's answer cut down to the grant's field policy; withheld (502) if it cannot be."""
+    try:
+        body = minimise(answer.body, policy)
+    except NotMinimisable:
+        raise NotMinimisableAnswer() from None
+    return UpstreamResponse(answer.status, body, answer.headers)
 
 
 def _passthrough(answer: UpstreamResponse, cid: str) -> web.Response:

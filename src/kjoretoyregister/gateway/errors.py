@@ -166,6 +166,17 @@ class UpstreamUnavailable(GatewayError):
     default_message = "Fikk ikke kontakt med Statens vegvesen"
 
 
+class NotMinimisableAnswer(GatewayError):
+    """The grant has a field policy and SVV's answer could not be cut down to it: withheld."""
+
+    status = 502
+    error_code = "KJR-GW-FELTPOLICY"
+    default_message = (
+        "Svaret fra Statens vegvesen kunne ikke begrenses til feltpolicyen for tilgangen, "
+        "og holdes derfor tilbake"
+    )
+
+
 class RateLimited(GatewayError):
     """A rate limit or daily quota of the org or the integration is used up."""
 

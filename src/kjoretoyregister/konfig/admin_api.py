@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kjoretoyregister.config import KonfigSettings
 from kjoretoyregister.fikserror import fiks_error_body
 from kjoretoyregister.headers import credentials
-from kjoretoyregister.konfig import schemas, service
+from kjoretoyregister.konfig import feltpolicy, grant_policy, schemas, service
 from kjoretoyregister.konfig.errors import KonfigError
 from kjoretoyregister.logs import get_logger
 
@@ -347,6 +347,24 @@ async def revoke_grant(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def set_feltpolicy(request: web.Request) -> web.Response:
+    body = await _body(request, schemas.FeltpolicySet)
+    m, actor = request.match_info, _actor(request)
+
+    def work(s: Session) -> schemas.GrantOut:
+        policy = grant_policy.resolve(body.preset, body.versjon, body.felter, body.kundefelter)
+        row = grant_policy.set_field_policy(
+            s, m["integration_id"], m["org_id"], m["privilege"], policy, actor=actor
+        )
+        return schemas.GrantOut.model_validate(row)
+
+    return _json(await _unit_of_work(request, work))
+
+
+async def list_feltpolicy(request: web.Request) -> web.Response:
+    return _json([schemas.FeltpolicyOut(**p.as_dict()) for p in feltpolicy.presets()])
+
+
 async def admin_log(request: web.Request) -> web.Response:
     limit = _query_int(request, "limit", 100)
     target = request.query.get("target")
@@ -433,6 +451,15 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "DELETE", _INTEGRATION + "/grants/{org_id}/{privilege}", revoke_grant,
         "Revoke a grant", 204,
+    ),
+    Route(
+        "PUT", _INTEGRATION + "/grants/{org_id}/{privilege}/feltpolicy", set_feltpolicy,
+        "Set a grant's field policy (a preset or custom field lists; {} clears it)",
+        body=schemas.FeltpolicySet, response=schemas.GrantOut,
+    ),
+    Route(
+        "GET", "/feltpolicy", list_feltpolicy, "Published field-policy presets and their fields",
+        response=list[schemas.FeltpolicyOut],
     ),
     Route(
         "GET", "/log", admin_log, "The admin-action log, newest first",

@@ -45,7 +45,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kjoretoyregister.config import KonfigSettings
-from kjoretoyregister.konfig import passwords
+from kjoretoyregister.konfig import feltpolicy, passwords
+from kjoretoyregister.konfig.feltpolicy import FieldPolicy
 from kjoretoyregister.konfig.models import (
     TJENESTE,
     FiksOrganisasjon,
@@ -81,6 +82,8 @@ class Decision:
     fiks_org_id: str | None
     fiks_org_orgnr: str | None
     purpose_required: bool = False
+    # The grant's field policy (data minimisation); None = pass SVV's answer through unchanged.
+    feltpolicy: FieldPolicy | None = None
 
 
 def _build_query() -> Any:
@@ -96,6 +99,8 @@ def _build_query() -> Any:
             o.c.orgnr,
             a.c.aktiv,
             g.c.purpose_required,
+            g.c.feltpolicy,
+            g.c.feltpolicy_felter,
         )
         .select_from(i)
         .outerjoin(o, o.c.id == org)
@@ -223,7 +228,7 @@ class Authorizer:
         row = self._fetch(integration_uuid, org_uuid, privilege)
         if row is None:
             return failed
-        password_hash, authorized_orgnr, org_orgnr, aktiv, purpose_required = row
+        password_hash, authorized_orgnr, org_orgnr, aktiv, purpose_required, policy, felter = row
         if password_hash is None or not hmac.compare_digest(
             consumer_orgnr.encode(), authorized_orgnr.encode()
         ):
@@ -242,6 +247,7 @@ class Authorizer:
             org_str,
             org_orgnr,
             purpose_required=bool(purpose_required),
+            feltpolicy=feltpolicy.from_stored(policy, felter),
         )
 
     async def acheck(

@@ -202,10 +202,10 @@ def _print_integrations(title: str, rows: Sequence[schemas.IntegrationOut]) -> N
 def _print_grants(title: str, rows: Sequence[schemas.GrantOut]) -> None:
     _table(
         title,
-        ["integrasjonId", "fiksOrgId", "privilegium", "formål påkrevd", "gitt"],
+        ["integrasjonId", "fiksOrgId", "privilegium", "formål påkrevd", "feltpolicy", "gitt"],
         [
             [g.integrasjon_id, g.fiks_org_id, g.privilege, "ja" if g.purpose_required else "nei",
-             _when(g.created_at)]
+             g.feltpolicy or "–", _when(g.created_at)]
             for g in rows
         ],
     )  # fmt: skip
@@ -573,3 +573,10 @@ def serve(
     k = settings.konfig
     typer.echo(f"admin API on http://{k.host}:{k.port}{ADMIN_API_PREFIX} (store {safe_url(url)})")
     serve_or_exit(create_app(factory, settings.konfig), settings, host=k.host, port=k.port)
+
+
+# ``admin grant feltpolicy`` and ``admin feltpolicy`` live in their own module.
+from kjoretoyregister.konfig import cli_feltpolicy  # noqa: E402
+
+grant_app.command("feltpolicy")(cli_feltpolicy.grant_feltpolicy)
+app.command("feltpolicy")(cli_feltpolicy.list_feltpolicy)

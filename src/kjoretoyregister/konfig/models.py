@@ -100,6 +100,10 @@ class Tilgang(Base):
     privilegium: Mapped[str] = mapped_column(String(64), primary_key=True)
     purpose_required: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Data minimisation (konfig.feltpolicy): the policy id (``parkering@1``,
+    # ``egendefinert@…``), and for a custom one its field lists as JSON. None = passthrough.
+    feltpolicy: Mapped[str | None] = mapped_column(String(80), default=None)
+    feltpolicy_felter: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class AdminHendelse(Base):

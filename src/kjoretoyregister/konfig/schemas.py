@@ -110,6 +110,8 @@ class GrantOut(_Out):
     privilege: str = Field(validation_alias="privilegium")
     purpose_required: bool
     created_at: datetime
+    # The field policy id (``parkering@1``, ``egendefinert@…``); None = SVV's answer unchanged.
+    feltpolicy: str | None = None
 
 
 class IntegrationDetail(BaseModel):
@@ -164,3 +166,27 @@ class ErrorMessage(BaseModel):
     message: str
     errorCode: str | None = None
     errorJson: Any = None
+
+
+class FeltpolicySet(BaseModel):
+    """Body of ``PUT …/grants/{org}/{privilege}/feltpolicy``: a preset, or custom field lists.
+
+    ``{}`` clears the policy (passthrough). ``preset`` and ``felter``/``kundefelter`` are
+    mutually exclusive.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: str | None = Field(default=None, description="Preset name, e.g. 'parkering'.")
+    versjon: int | None = Field(default=None, description="Preset version; newest if absent.")
+    felter: list[str] | None = Field(default=None, description="Kjoretoy field paths to keep.")
+    kundefelter: list[str] | None = Field(default=None, description="Kunde field paths to keep.")
+
+
+class FeltpolicyOut(BaseModel):
+    """A published preset version (or a grant's custom policy) and its field lists."""
+
+    id: str
+    beskrivelse: str
+    kjoretoy: list[str]
+    kunde: list[str]
