@@ -72,8 +72,9 @@ def prune(value: dict[str, Any], tree: Tree) -> dict[str, Any]:
     for key, sub in tree.items():
         if key not in value:
             continue
-        kept = value[key] if sub is True else _prune_any(value[key], sub)
-        if kept is not None:
+        if sub is True:  # allowed as a whole: kept as SVV sent it, null included
+            out[key] = value[key]
+        elif (kept := _prune_any(value[key], sub)) is not None:
             out[key] = kept
     return out
 

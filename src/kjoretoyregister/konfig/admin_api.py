@@ -362,7 +362,7 @@ async def set_feltpolicy(request: web.Request) -> web.Response:
 
 
 async def list_feltpolicy(request: web.Request) -> web.Response:
-    return _json([schemas.FeltpolicyOut(**p.as_dict()) for p in feltpolicy.presets()])
+    return _json(_dump([schemas.FeltpolicyOut(**p.as_dict()) for p in feltpolicy.presets()]))
 
 
 async def admin_log(request: web.Request) -> web.Response:
