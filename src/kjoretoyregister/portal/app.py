@@ -14,6 +14,7 @@ POST     ``/admin/integrasjoner``                    create an integration (pass
 POST     ``/admin/integrasjoner/{id}/nytt-passord``  new password (shown once)
 POST     ``/admin/integrasjoner/{id}/slett``         delete
 POST     ``/admin/integrasjoner/{id}/tilgang``       grant/revoke a privilege
+POST     ``/admin/integrasjoner/{id}/feltpolicy``    field policy of a grant (data minimisation)
 GET/POST ``/admin/roller``                           person roles
 GET/POST ``/admin/logg``, POST ``/admin/logg.csv``   audit log with filters, CSV export
 GET      ``/admin/bruk``                             usage per month
@@ -38,7 +39,7 @@ from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.config import GatewaySettings, PortalSettings
 from kjoretoyregister.gateway.forwarding import Upstream
 from kjoretoyregister.logs import redact_protocol_errors
-from kjoretoyregister.portal import admin, views
+from kjoretoyregister.portal import admin, admin_audit, views
 from kjoretoyregister.portal.lookup import PortalGateway
 from kjoretoyregister.portal.oidc import RelyingParty
 from kjoretoyregister.portal.security import (
@@ -143,13 +144,14 @@ def create_portal_app(
     r.add_post("/admin/integrasjoner/{id}/nytt-passord", admin.new_password, name="admin_password")
     r.add_post("/admin/integrasjoner/{id}/slett", admin.delete_integration, name="admin_delete")
     r.add_post("/admin/integrasjoner/{id}/tilgang", admin.grant, name="admin_grant")
+    r.add_post("/admin/integrasjoner/{id}/feltpolicy", admin.field_policy, name="admin_feltpolicy")
     r.add_get("/admin/roller", admin.person_roles, name="admin_roles")
     r.add_post("/admin/roller", admin.person_role_change)
-    r.add_get("/admin/logg", admin.audit_log, name="admin_audit")
-    r.add_post("/admin/logg", admin.audit_log)
-    r.add_post("/admin/logg.csv", admin.audit_csv, name="admin_audit_csv")
-    r.add_get("/admin/bruk", admin.usage, name="admin_usage")
-    r.add_get("/admin/innsyn", admin.innsyn, name="admin_innsyn")
-    r.add_post("/admin/innsyn", admin.innsyn)
+    r.add_get("/admin/logg", admin_audit.audit_log, name="admin_audit")
+    r.add_post("/admin/logg", admin_audit.audit_log)
+    r.add_post("/admin/logg.csv", admin_audit.audit_csv, name="admin_audit_csv")
+    r.add_get("/admin/bruk", admin_audit.usage, name="admin_usage")
+    r.add_get("/admin/innsyn", admin_audit.innsyn, name="admin_innsyn")
+    r.add_post("/admin/innsyn", admin_audit.innsyn)
     r.add_static("/static", _static_dir(), name="static", append_version=True)
     return app
