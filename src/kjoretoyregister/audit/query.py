@@ -232,6 +232,47 @@ def innsyn(
         raise ValueError(f"kind must be one of {', '.join(INNSYN_KINDS)}")
     pseudonym = pz.pseudonym(kind, value)
     _audit_access(engine, actor, "innsyn", {"kind": kind, "pseudonym": pseudonym}, None)
+    return innsyn_rows(engine, pseudonym)
+
+
+def own_innsyn(
+    engine: Engine,
+    pseudonym: str,
+    *,
+    actor: str,
+    before_seq: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """A person's own innsyn ("Min innsyn"): every lookup that named them, newest first.
+
+    ``pseudonym`` is the keyed pseudonym of the person's fødselsnummer, as the portal's
+    login already holds it, so the clear fnr is not needed here. The read is recorded first
+    (action ``min_innsyn``); ``before_seq``/``limit`` page through long histories.
+
+    Raises:
+        AuditUnavailable: the read could not be recorded; nothing is read.
+    """
+    _audit_access(engine, actor, "min_innsyn", {"pseudonym": pseudonym}, None)
+    return innsyn_rows(engine, pseudonym, newest_first=True, before_seq=before_seq, limit=limit)
+
+
+def innsyn_rows(
+    engine: Engine,
+    pseudonym: str,
+    *,
+    newest_first: bool = False,
+    before_seq: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The (lookup, item) rows naming ``pseudonym``; callers record the read first."""
+    conds = [_SUBJECT.c.pseudonym == pseudonym, _ENTRY.c.kind == LOOKUP]
+    if before_seq is not None:
+        conds.append(_SUBJECT.c.entry_seq < before_seq)
+    order = (
+        (_SUBJECT.c.entry_seq.desc(), _SUBJECT.c.pos)
+        if newest_first
+        else (_SUBJECT.c.entry_seq, _SUBJECT.c.pos)
+    )
     stmt = (
         select(
             _ENTRY.c.seq,
@@ -250,9 +291,11 @@ def innsyn(
         )
         .join(_SUBJECT, _SUBJECT.c.entry_seq == _ENTRY.c.seq)
         .join(_ITEM, and_(_ITEM.c.entry_seq == _SUBJECT.c.entry_seq, _ITEM.c.pos == _SUBJECT.c.pos))
-        .where(_SUBJECT.c.pseudonym == pseudonym, _ENTRY.c.kind == LOOKUP)
-        .order_by(_ENTRY.c.seq, _ITEM.c.pos)
+        .where(*conds)
+        .order_by(*order)
     )
+    if limit is not None:
+        stmt = stmt.limit(limit)
     with read_transaction(engine) as conn, conn.begin():
         rows = conn.execute(stmt).all()
         names = org_names(conn, {r.fiks_org_id for r in rows if r.fiks_org_id})

@@ -8,6 +8,7 @@ GET      ``/logg-inn``, ``/callback``                OIDC login (code + PKCE) an
 POST     ``/logg-ut``, ``/org``                      log out; pick the organisation
 GET/POST ``/oppslag``                                vehicle lookup (role OPPSLAG)
 GET/POST ``/eiersok``                                owner search by name (role EIERSOK)
+GET      ``/innsyn``, ``/innsyn/innsyn.{pdf,json}``  Min innsyn: own lookups (any login)
 GET      ``/admin``                                  service status, integrations (role ADMIN)
 POST     ``/admin/aktiver``                          activate the service
 POST     ``/admin/integrasjoner``                    create an integration (password shown once)
@@ -39,7 +40,7 @@ from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.config import GatewaySettings, PortalSettings
 from kjoretoyregister.gateway.forwarding import Upstream
 from kjoretoyregister.logs import redact_protocol_errors
-from kjoretoyregister.portal import admin, admin_audit, views
+from kjoretoyregister.portal import admin, admin_audit, min_innsyn, views
 from kjoretoyregister.portal.lookup import PortalGateway
 from kjoretoyregister.portal.oidc import RelyingParty
 from kjoretoyregister.portal.security import (
@@ -138,6 +139,8 @@ def create_portal_app(
     r.add_post("/oppslag", views.oppslag_submit)
     r.add_get("/eiersok", views.eiersok_form, name="eiersok")
     r.add_post("/eiersok", views.eiersok_submit)
+    r.add_get("/innsyn", min_innsyn.page, name="min_innsyn")
+    r.add_get("/innsyn/innsyn.{format:(pdf|json)}", min_innsyn.download, name="min_innsyn_download")
     r.add_get("/admin", admin.overview, name="admin")
     r.add_post("/admin/aktiver", admin.activate, name="admin_activate")
     r.add_post("/admin/integrasjoner", admin.create_integration, name="admin_create")
