@@ -66,6 +66,12 @@ class MaskinportenSettings(_Section):
     public_url: str | None = Field(None, description="Issuer base URL if not http://host:port/")
     token_lifetime_s: int = Field(120, ge=1, le=86_400)
     key_overlap_s: int = Field(86_400, ge=0, description="How long a rotated key stays in /jwk")
+    redis_url: str | None = Field(
+        None,
+        description="Shared jti replay memory for several instances (redis://…); "
+        "None = this process only",
+    )
+    redis_prefix: str = Field("kjr", min_length=1, description="Key prefix in Redis")
 
 
 class GatewaySettings(_Section):

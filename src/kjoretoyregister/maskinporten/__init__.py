@@ -4,7 +4,8 @@ A token request's path through the modules::
 
     app.py      POST /token: form → grant_type/assertion
       grants.py   parse_assertion → authenticate (alg, kid|x5c, client, signature)
-                  → check_claims (aud, iat/exp, jti, unknown claims) → ReplayCache (jti)
+                  → check_claims (aud, iat/exp, jti, unknown claims)
+      replay.py   jti seen before? (this process, or Redis shared by N instances)
                   → authorize (client scopes, or consumer_org delegation)
       tokens.py   access token claims, RS256 signature with the active key, response body
       errors.py   every refusal: {error, error_description} with an MP-nnn code

@@ -27,6 +27,7 @@ from kjoretoyregister.maskinporten.errors import (
     UnsupportedGrantType,
 )
 from kjoretoyregister.maskinporten.idporten import OidcClient, TestPerson, create_idporten_app
+from kjoretoyregister.maskinporten.replay import MemoryReplay, ReplayStore
 from kjoretoyregister.maskinporten.state import MaskinportenState
 
 STATE_KEY = web.AppKey("maskinporten_state", MaskinportenState)
@@ -40,7 +41,7 @@ class _Config:
 
 
 CONFIG_KEY = web.AppKey("maskinporten_config", _Config)
-REPLAY_KEY = web.AppKey("maskinporten_replay", grants.ReplayCache)
+REPLAY_KEY = web.AppKey("maskinporten_replay", ReplayStore)
 
 WELL_KNOWN_PATH = "/.well-known/oauth-authorization-server"
 JWK_PATH = "/jwk"
@@ -168,7 +169,9 @@ async def _token(request: web.Request) -> web.Response:
         assertion, lookup_client=state.client, trust_anchors=state.trust_anchors, now=now
     )
     claims = grants.check_claims(assertion.claims, issuer=issuer, now=now)
-    request.app[REPLAY_KEY].check_and_add(who.client.client_id, claims.jti, claims.exp, now=now)
+    await request.app[REPLAY_KEY].check_and_add(
+        who.client.client_id, claims.jti, claims.exp, now=now
+    )
     authz = grants.authorize(who.client, claims, lookup_delegation=state.delegation)
 
     lifetime = config.token_lifetime_s
@@ -203,6 +206,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     idporten_clients: Sequence[OidcClient] = (),
     idporten_persons: Sequence[TestPerson] = (),
+    replay: ReplayStore | None = None,
 ) -> web.Application:
     """Build the stand-in's web application.
 
@@ -215,6 +219,8 @@ def create_app(
         idporten_clients: if any, also serve the ID-porten-like person login (OIDC) for these
             relying parties under ``/idporten`` (see :mod:`.idporten`), signing with our keys.
         idporten_persons: the test persons its login page offers.
+        replay: where used grant ``jti`` values are kept (default: this process's memory;
+            :class:`.replay.RedisReplay` when several instances serve one address).
     """
     if token_lifetime_s < 1:
         raise ValueError("token_lifetime_s must be ≥ 1")
@@ -222,7 +228,13 @@ def create_app(
         raise ValueError("issuer must be an http(s) URL")
     app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_BYTES)
     app[STATE_KEY] = state
-    app[REPLAY_KEY] = grants.ReplayCache()
+    store = replay if replay is not None else MemoryReplay()
+    app[REPLAY_KEY] = store
+
+    async def _close_replay(_: web.Application) -> None:
+        await store.close()
+
+    app.on_cleanup.append(_close_replay)
     app[CONFIG_KEY] = _Config(
         issuer=None if issuer is None else issuer.rstrip("/") + "/",
         token_lifetime_s=token_lifetime_s,

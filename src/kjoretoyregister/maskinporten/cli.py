@@ -111,6 +111,7 @@ def serve(
     from kjoretoyregister.logs import get_logger
     from kjoretoyregister.maskinporten.app import create_app
     from kjoretoyregister.maskinporten.idporten import OidcClient
+    from kjoretoyregister.maskinporten.replay import RedisReplay
     from kjoretoyregister.portal.demo_seed import DEMO_PERSONS
 
     settings = _settings(
@@ -135,17 +136,20 @@ def serve(
             if portal.redirect_uri
             else OidcClient(portal.client_id, secret, redirect_uri_prefixes=("http://127.0.0.1:",))
         )
+    replay = RedisReplay(mp.redis_url, mp.redis_prefix) if mp.redis_url else None
     application = create_app(
         state,
         issuer=mp.public_url,
         token_lifetime_s=mp.token_lifetime_s,
         idporten_clients=clients,
         idporten_persons=DEMO_PERSONS,
+        replay=replay,
     )
     get_logger(__name__).info(
         "maskinporten stand-in listening",
         url=f"http://{mp.host}:{mp.port}/",
         issuer=mp.public_url or "derived from each request",
+        replay_memory="redis" if mp.redis_url else "process",
         state_dir=str(state.state_dir),
     )
     serve_or_exit(application, settings, host=mp.host, port=mp.port)
