@@ -98,7 +98,7 @@ def test_intact_chain_with_anchors_verifies(
     _anchor(file, key)
     assert len(_lines(file)) == 2
     code, report = _verify(file, _public(key, tmp_path))
-    assert code == 0 and report["ok"], report
+    assert code == 0 and report["ok"] and report["anchors_checked"] == 2, report
     # The human output says the anchors were checked.
     result = _cli("verify", "--anchors", str(file), "--public-key", str(_public(key, tmp_path)))
     assert result.exit_code == 0 and "2 anchor(s): intact" in result.stdout

@@ -116,19 +116,21 @@ def verify(
     keys = cli_anchors.verification_keys(settings, public_keys) if files else {}
     with _store() as (_, engine, _pz):
         report = verify_chain(engine, cp)
-    if files:
-        found = cli_anchors.check_files(settings, files, keys)
-        report.problems += found.problems
-        report.notes += found.notes
+        found = cli_anchors.check_files(engine, files, keys)
+    report.problems += found.problems
+    report.notes += found.notes
     if as_json:
-        typer.echo(_dump(report.as_dict()))
+        out = report.as_dict()
+        if files:
+            out["anchors_checked"] = found.checked
+        typer.echo(_dump(out))
     else:
         for p in report.problems:
             typer.echo(f"TAMPERED {p.kind} at seq {p.seq}: {p.message}")
         for note in report.notes:
             typer.echo(f"note: {note}")
         state = "intact" if report.ok else f"{len(report.problems)} problem(s)"
-        anchored = f" and {sum(len(a) for _, a in files)} anchor(s)" if files else ""
+        anchored = f" and {found.checked} anchor(s)" if files else ""
         typer.echo(
             f"checked {report.checked} entries from anchor seq {report.base_seq} to head "
             f"{report.head_seq}{anchored}: {state}"

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import Engine
 
 from kjoretoyregister.audit import anchors
 from kjoretoyregister.audit.anchors import AnchorCheck, AnchorError
@@ -72,21 +73,17 @@ def read_anchor_files(paths: list[Path]) -> list[tuple[Path, list[dict[str, obje
 
 
 def check_files(
-    settings: Settings,
+    engine: Engine,
     files: list[tuple[Path, list[dict[str, object]]]],
     keys: dict[str, Ed25519PublicKey],
 ) -> AnchorCheck:
     """Check each file's anchors against the store (files one by one: order is per file)."""
     total = AnchorCheck()
-    engine = make_engine(migrate_or_exit(settings.effective_database_url))
-    try:
-        for path, lines in files:
-            found = anchors.check_anchors(engine, lines, keys, source=path.name)
-            total.checked += found.checked
-            total.problems += found.problems
-            total.notes += found.notes
-    finally:
-        engine.dispose()
+    for path, lines in files:
+        found = anchors.check_anchors(engine, lines, keys, source=path.name)
+        total.checked += found.checked
+        total.problems += found.problems
+        total.notes += found.notes
     return total
 
 
