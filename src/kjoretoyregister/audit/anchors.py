@@ -26,7 +26,7 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, select
 
 from kjoretoyregister.audit import chain
 from kjoretoyregister.audit.models import AuditChainHead, AuditEntry
@@ -347,6 +347,6 @@ def check_anchors(
     return result
 
 
-def _hash_at(conn: Any, seq: int) -> str | None:
+def _hash_at(conn: Connection, seq: int) -> str | None:
     value = conn.execute(select(_ENTRY.c.hash).where(_ENTRY.c.seq == seq)).scalar_one_or_none()
     return None if value is None else str(value)
