@@ -13,7 +13,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -193,6 +201,33 @@ class AuditSettings(_Section):
             if not org or not name or not sep or len(token) < 16:
                 raise ValueError("each org admin token must be FIKSORGID:NAME:TOKEN (≥ 16 chars)")
         return value
+
+    # Anchors (signed head checkpoints, see audit/anchors.py). The private key is read from a
+    # file or a secret setting only, never stored in the database: database write access
+    # must not be enough to sign an anchor.
+    anchor_key_file: Path | None = Field(
+        None, description="Ed25519 private key (PEM) that signs anchors"
+    )
+    anchor_key: SecretStr | None = Field(
+        None, description="The anchor private key itself: PEM, or base64 of the PEM"
+    )
+    anchor_file: Path | None = Field(
+        None, description="JSON Lines file the gateway appends a signed anchor to"
+    )
+    anchor_interval_s: float = Field(
+        300.0, ge=0, description="Seconds between the gateway's anchors after commits; 0 = none"
+    )
+    anchor_public_keys: list[str] = Field(
+        default_factory=list,
+        description="Older public keys (PEM, base64 of PEM, or a file) still accepted by "
+        "`audit verify --anchors` after a key rotation",
+    )
+
+    @model_validator(mode="after")
+    def _one_anchor_key(self) -> AuditSettings:
+        if self.anchor_key_file is not None and self.anchor_key is not None:
+            raise ValueError("set anchor_key_file or anchor_key, not both")
+        return self
 
 
 class PortalSettings(_Section):

@@ -128,7 +128,10 @@ class Problem:
     """One finding of a check, with the position it was found at."""
 
     seq: int | None
-    kind: str  # changed | deleted | broken_link | beyond_head | truncated | head | checkpoint
+    # changed | deleted | broken_link | beyond_head | truncated | head | checkpoint, and from
+    # signed anchors (audit/anchors.py): anchor_forged | anchor_truncated | anchor_rewritten |
+    # anchor_reordered
+    kind: str
     message: str
 
 

@@ -1,4 +1,5 @@
-"""``kjoretoyregister audit …``: verify, checkpoint, search, export, innsyn, usage, purge.
+"""``kjoretoyregister audit …``: verify, checkpoint, search, export, innsyn, usage, purge
+(and ``anchor``/``anchor-key`` from :mod:`~kjoretoyregister.audit.cli_anchors`).
 
 Every command finds the store through ``KJR_DATABASE_URL`` (``settings.effective_database_url``)
 and migrates it up first. Reads (search, export, innsyn, usage) are themselves recorded in the
@@ -23,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from kjoretoyregister.audit import query, retention
+from kjoretoyregister.audit import cli_anchors, query, retention
 from kjoretoyregister.audit.events import AuditUnavailable
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer, pseudonymizer_from_settings
 from kjoretoyregister.audit.verify import verify as verify_chain
@@ -34,6 +35,7 @@ from kjoretoyregister.store.db import make_engine
 app = typer.Typer(help="The audit log: verify, search, export, innsyn, usage, retention.")
 checkpoint_app = typer.Typer(help="Chain checkpoints (head hash + count + time).")
 app.add_typer(checkpoint_app, name="checkpoint")
+cli_anchors.register(app)
 
 
 class ExportFormat(StrEnum):
@@ -88,26 +90,50 @@ _OUT = typer.Option(None, "--out", help="Write here instead of stdout")
 _FMT = typer.Option(ExportFormat.jsonl, "--format", help="jsonl or csv")
 
 
+_ANCHORS = typer.Option(
+    None, "--anchors", help="A JSON Lines file of signed anchors to check (repeatable)"
+)
+_PUBKEYS = typer.Option(
+    None,
+    "--public-key",
+    help="Accepted anchor public key: PEM file or PEM (repeatable) "
+    "[default: the configured anchor key and KJR_AUDIT__ANCHOR_PUBLIC_KEYS]",
+)
+
+
 @app.command()
 def verify(
     against: Path | None = _AGAINST,
+    anchor_files: list[Path] | None = _ANCHORS,
+    public_keys: list[str] | None = _PUBKEYS,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
 ) -> None:
     """Check the hash chain; exit 0 when intact, 1 when anything was changed or removed."""
     cp = orjson.loads(against.read_bytes()) if against else None
+    settings = settings_or_exit()
+    # Keys and files first: a bad one is a usage error before the store is opened.
+    files = cli_anchors.read_anchor_files(anchor_files or [])
+    keys = cli_anchors.verification_keys(settings, public_keys) if files else {}
     with _store() as (_, engine, _pz):
         report = verify_chain(engine, cp)
+        found = cli_anchors.check_files(engine, files, keys)
+    report.problems += found.problems
+    report.notes += found.notes
     if as_json:
-        typer.echo(_dump(report.as_dict()))
+        out = report.as_dict()
+        if files:
+            out["anchors_checked"] = found.checked
+        typer.echo(_dump(out))
     else:
         for p in report.problems:
             typer.echo(f"TAMPERED {p.kind} at seq {p.seq}: {p.message}")
         for note in report.notes:
             typer.echo(f"note: {note}")
         state = "intact" if report.ok else f"{len(report.problems)} problem(s)"
+        anchored = f" and {found.checked} anchor(s)" if files else ""
         typer.echo(
             f"checked {report.checked} entries from anchor seq {report.base_seq} to head "
-            f"{report.head_seq}: {state}"
+            f"{report.head_seq}{anchored}: {state}"
         )
     raise typer.Exit(0 if report.ok else 1)
 

@@ -11,12 +11,17 @@ request still waits for its own commit.
 The chain lock is the database's, so several gateway instances (several sinks, several
 engines) append to one linear chain: PostgreSQL ``SELECT … FOR UPDATE`` on the head row,
 SQLite ``BEGIN IMMEDIATE`` (every write transaction of :func:`store.db.make_engine`).
+
+With an anchor key and file, the writer also signs the head after a commit at most every
+``anchor_interval_s`` (:mod:`~kjoretoyregister.audit.anchors`), in a thread of its own: no
+request waits for it, and the commit thread is never busy with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import operator
 import time as _time
 import uuid
@@ -24,7 +29,8 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from sqlalchemy import Connection, Engine, Table, insert, select, update
@@ -47,6 +53,9 @@ from kjoretoyregister.audit.walcheckpoint import WalCheckpointer
 from kjoretoyregister.config import Settings
 from kjoretoyregister.logs import get_logger
 from kjoretoyregister.store.db import make_engine, upgrade, utcnow
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = get_logger(__name__)
 
@@ -339,6 +348,9 @@ class DurableAuditSink:
         commit_timeout_s: float = 10.0,
         own_engine: bool = False,
         wal_checkpoint_interval_s: float = 0.0,
+        anchor_key: Ed25519PrivateKey | None = None,
+        anchor_file: Path | None = None,
+        anchor_interval_s: float = 300.0,
     ) -> None:
         """Args:
         engine: from :func:`store.db.make_engine`; the audit tables must exist.
@@ -354,10 +366,17 @@ class DurableAuditSink:
         wal_checkpoint_interval_s: on a SQLite file, checkpoint the WAL this often in a
             thread of its own instead of inside commits (0 = SQLite's own, in the commit). It
             affects the connections ``engine`` opens from now on: pass a fresh engine.
+        anchor_key: signs anchors of the head; with ``anchor_file``, anchoring is on.
+        anchor_file: the JSON Lines file anchors are appended to (one writer per file).
+        anchor_interval_s: sign after a commit at most this often (0 = never); and once
+            more on :meth:`close` if anything was committed since the last anchor.
         """
         if queue_size < 1 or batch_max < 1:
             raise ValueError("queue_size and batch_max must be at least 1")
-        if checkpoint_interval_s < 0 or enqueue_timeout_s <= 0 or commit_timeout_s <= 0:
+        if (
+            min(checkpoint_interval_s, anchor_interval_s) < 0
+            or min(enqueue_timeout_s, commit_timeout_s) <= 0
+        ):
             raise ValueError("intervals must be positive")
         self._engine = engine
         self._pz = pseudonymizer
@@ -376,6 +395,15 @@ class DurableAuditSink:
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
         self._last_checkpoint = _time.monotonic()
+        self._anchor_key = anchor_key
+        self._anchor_file = anchor_file
+        self._anchor_interval_s = anchor_interval_s
+        self._anchor_task: asyncio.Task[None] | None = None
+        # The first commit is anchored at once: it pins the chain as this writer found it.
+        self._last_anchor = -math.inf
+        self._anchored_events = 0
+        #: Anchors written (benchmarks and tests).
+        self.anchors = 0
         #: Counters for benchmarks and health: committed batches and events.
         self.batches = 0
         self.events = 0
@@ -386,6 +414,7 @@ class DurableAuditSink:
         url = settings.effective_database_url
         if migrate:
             upgrade(url)
+        from kjoretoyregister.audit.anchors import key_from_settings
         from kjoretoyregister.audit.pseudonyms import pseudonymizer_from_settings
 
         a = settings.audit
@@ -397,6 +426,9 @@ class DurableAuditSink:
             checkpoint_interval_s=a.checkpoint_interval_s,
             own_engine=True,
             wal_checkpoint_interval_s=a.sqlite_wal_checkpoint_interval_s,
+            anchor_key=key_from_settings(a),
+            anchor_file=a.anchor_file,
+            anchor_interval_s=a.anchor_interval_s,
         )
 
     async def start(self) -> None:
@@ -447,6 +479,10 @@ class DurableAuditSink:
                 await self._task
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        if self._anchor_task is not None:
+            await self._anchor_task
+        if self._anchoring and self.events > self._anchored_events:
+            await asyncio.to_thread(self._write_anchor, self.events)
         if self._wal is not None:
             await asyncio.to_thread(self._wal.stop)
         if self._own_engine:
@@ -481,6 +517,7 @@ class DurableAuditSink:
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_result(None)
+                self._maybe_anchor()
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -494,3 +531,36 @@ class DurableAuditSink:
             if self._checkpoint_interval_s and due:
                 write_checkpoint(conn, head, "periodic")
                 self._last_checkpoint = now
+
+    @property
+    def _anchoring(self) -> bool:
+        return self._anchor_key is not None and self._anchor_file is not None
+
+    def _maybe_anchor(self) -> None:
+        """Start an anchor in a thread if one is due and none is running; never wait for it."""
+        if not self._anchoring or not self._anchor_interval_s:
+            return
+        if self._anchor_task is not None and not self._anchor_task.done():
+            return
+        now = _time.monotonic()
+        if now - self._last_anchor < self._anchor_interval_s:
+            return
+        self._last_anchor = now
+        self._anchor_task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self._write_anchor, self.events), name="audit-anchor"
+        )
+
+    def _write_anchor(self, events: int) -> None:
+        from kjoretoyregister.audit import anchors
+
+        assert self._anchor_key is not None and self._anchor_file is not None
+        try:
+            anchors.append_anchor(
+                self._anchor_file, anchors.make_anchor(self._engine, self._anchor_key)
+            )
+        except Exception as exc:
+            # Anchoring is a backstop: requests go on being audited; the next one retries.
+            log.error("audit_anchor_failed", error=type(exc).__name__)
+            return
+        self.anchors += 1
+        self._anchored_events = max(self._anchored_events, events)

@@ -12,6 +12,7 @@ import typer
 from aiohttp import web
 
 from kjoretoyregister.audit.admin_api import AUDIT_ADMIN_PREFIX, admin_audit_app_from_settings
+from kjoretoyregister.audit.anchors import AnchorError
 from kjoretoyregister.audit.events import AuditSink
 from kjoretoyregister.audit.sinks import NullAuditSink
 from kjoretoyregister.cliutil import migrate_or_exit, serve_or_exit, settings_or_exit
@@ -81,8 +82,13 @@ def app_from_settings(settings: Settings, audit: AuditMode = AuditMode.DURABLE) 
 def _run_one(overrides: dict[str, Any], reuse_port: bool, audit: AuditMode) -> None:
     settings = settings_or_exit(**overrides)
     g = settings.gateway
+    try:
+        application = app_from_settings(settings, audit)
+    except AnchorError as exc:  # a configured anchor key that cannot be read
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     serve_or_exit(
-        app_from_settings(settings, audit),
+        application,
         settings,
         host=g.host,
         port=g.port,
