@@ -120,6 +120,13 @@ class GatewaySettings(_Section):
     get_retries: int = Field(2, ge=0, le=5, description="Extra attempts for idempotent GETs")
     max_in_flight: int = Field(256, ge=1, description="API requests at once before shedding 503")
     maintenance: bool = Field(False, description="Start in maintenance mode (API and ready 503)")
+    switch_poll_s: float = Field(
+        0.5,
+        gt=0,
+        le=10,
+        description="With redis_url: how often each instance reads the shared operator "
+        "switches (maintenance)",
+    )
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for /gateway/admin/maintenance (≥ 16 chars); None = off"
     )

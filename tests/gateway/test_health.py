@@ -68,7 +68,7 @@ async def test_maintenance_toggle(tmp_path: Path, register_path: Path) -> None:
         async with stack.http.put(url, headers={"Authorization": "Bearer wrong"}) as resp:
             assert resp.status == 401
         async with stack.http.put(url, headers={"Authorization": f"Bearer {ADMIN}"}) as resp:
-            assert (await resp.json()) == {"maintenance": True}
+            assert (await resp.json()) == {"maintenance": True, "scope": "this instance"}
         async with stack.http.get(
             stack.api("sok/kjennemerke?kjennemerke=CU11297"), headers=stack.headers(token)
         ) as resp:
@@ -80,7 +80,7 @@ async def test_maintenance_toggle(tmp_path: Path, register_path: Path) -> None:
         async with stack.http.get(stack.gateway_root + "/health/live") as resp:
             assert resp.status == 200
         async with stack.http.delete(url, headers={"Authorization": f"Bearer {ADMIN}"}) as resp:
-            assert (await resp.json()) == {"maintenance": False}
+            assert (await resp.json()) == {"maintenance": False, "scope": "this instance"}
         async with stack.http.get(
             stack.api("sok/kjennemerke?kjennemerke=CU11297"), headers=stack.headers(token)
         ) as resp:

@@ -50,6 +50,7 @@ from kjoretoyregister.gateway.minimise import NotMinimisable, minimise
 from kjoretoyregister.gateway.ratelimit import RateLimiter
 from kjoretoyregister.gateway.resilience import ResilientUpstream
 from kjoretoyregister.gateway.routes import PREFIX, Match, match
+from kjoretoyregister.gateway.switches import SharedSwitches
 from kjoretoyregister.gateway.tokens import TokenVerifier, VerifiedToken
 from kjoretoyregister.gateway.validation import validate
 from kjoretoyregister.httpserver import BodyTimeout
@@ -118,12 +119,18 @@ class Gateway:
         )
         self.ratelimiter = RateLimiter(settings, self.metrics)
         token = settings.admin_token.get_secret_value() if settings.admin_token else None
+        self.switches = (
+            SharedSwitches(settings.redis_url, settings.redis_prefix, poll_s=settings.switch_poll_s)
+            if settings.redis_url
+            else None
+        )
         self.health = Health(
             {**(readiness or {}), "jwks": self._jwks_ready, "svv_breaker": self._breaker_ready},
             cache_s=settings.health_cache_s,
             maintenance=settings.maintenance,
             admin_token=token,
             metrics=self.metrics,
+            shared=self.switches,
         )
         self._in_flight = 0
         self.verifier: TokenVerifier | None = None
@@ -152,6 +159,7 @@ class Gateway:
         )
         app[UPSTREAM_KEY] = self.upstream
         app[VERIFIER_KEY] = self.verifier
+        await self.health.start_sharing()
         watcher: asyncio.Task[None] | None = None
         if self.konfig_generation is not None and self.decisions.ttl_s:
             self.konfig_generation.listeners.append(self.metrics.authz_invalidations.inc)
@@ -165,6 +173,8 @@ class Gateway:
                     await watcher
             await self.upstream.close()
             await self.ratelimiter.close()
+            if self.switches is not None:
+                await self.switches.close()
             await self._jwks_session.close()
             self._authz_executor.shutdown(wait=True, cancel_futures=True)
 

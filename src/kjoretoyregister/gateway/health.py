@@ -8,7 +8,8 @@
   is cached for ``health_cache_s`` so a load balancer polling every instance cannot turn
   readiness into load. 503 when not ready. The body names the checks and ``ok``/``fail``
   only: no error texts, hosts or identifiers.
-* Maintenance: ``settings.maintenance`` at start, toggled at runtime with
+* Maintenance: ``settings.maintenance`` at start, toggled at runtime (on every instance when
+  ``redis_url`` is set, see :mod:`.switches`) with
   ``PUT|DELETE /gateway/admin/maintenance`` and ``Authorization: Bearer <admin_token>``
   (404 when no admin token is configured). In maintenance the API answers 503
   ``KJR-GW-VEDLIKEHOLD`` with ``Retry-After`` and readiness fails, so the proxy drains it.
@@ -26,6 +27,7 @@ from aiohttp import web
 from sqlalchemy import Engine, text
 
 from kjoretoyregister.gateway.metrics import GatewayMetrics
+from kjoretoyregister.gateway.switches import MAINTENANCE, SharedSwitches, SwitchStoreUnavailable
 from kjoretoyregister.headers import credentials
 
 #: A readiness check: returns normally when healthy, raises (anything) when not.
@@ -47,6 +49,7 @@ class Health:
         admin_token: str | None,
         metrics: GatewayMetrics,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedSwitches | None = None,
     ) -> None:
         self.checks = dict(checks)
         self._cache_s = cache_s
@@ -55,7 +58,26 @@ class Health:
         self._clock = clock
         self._cached: tuple[float, bool, dict[str, str]] | None = None
         self._lock = asyncio.Lock()
+        self._shared = shared
         self.maintenance = maintenance
+
+    async def start_sharing(self) -> None:
+        """With shared switches: take the cluster's value (or publish ours if we start closed),
+        then follow it; call before serving."""
+        if self._shared is None:
+            return
+        if self.maintenance:
+            try:
+                await self._shared.set(MAINTENANCE, True)
+            except SwitchStoreUnavailable:
+                pass  # closed here anyway; the watch below keeps trying to read the store
+        elif (value := await self._shared.get(MAINTENANCE)) is not None:
+            self._apply_shared(value)
+        self._shared.watch(MAINTENANCE, self._apply_shared)
+
+    def _apply_shared(self, on: bool) -> None:
+        if on != self._maintenance:
+            self.maintenance = on
 
     @property
     def maintenance(self) -> bool:
@@ -105,11 +127,20 @@ class Health:
             presented.encode(), self._admin_token.encode()
         ):
             return web.json_response({"error": "unauthorized"}, status=401)
-        if request.method == "PUT":
-            self.maintenance = True
-        elif request.method == "DELETE":
-            self.maintenance = False
-        return web.json_response({"maintenance": self.maintenance})
+        if request.method in ("PUT", "DELETE"):
+            on = request.method == "PUT"
+            if self._shared is not None:
+                try:
+                    await self._shared.set(MAINTENANCE, on)
+                except SwitchStoreUnavailable:
+                    # Not applied here either: a switch half the cluster has is worse.
+                    return web.json_response(
+                        {"error": "the shared switch store (Redis) is unavailable; not changed"},
+                        status=503,
+                    )
+            self.maintenance = on
+        shared = "redis" if self._shared is not None else "this instance"
+        return web.json_response({"maintenance": self.maintenance, "scope": shared})
 
 
 async def _run(check: Check) -> bool:
