@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -67,10 +68,9 @@ class Health:
         if self._shared is None:
             return
         if self.maintenance:
-            try:
+            # Closed here anyway if Redis refuses; the watch below keeps trying to read it.
+            with contextlib.suppress(SwitchStoreUnavailable):
                 await self._shared.set(MAINTENANCE, True)
-            except SwitchStoreUnavailable:
-                pass  # closed here anyway; the watch below keeps trying to read the store
         elif (value := await self._shared.get(MAINTENANCE)) is not None:
             self._apply_shared(value)
         self._shared.watch(MAINTENANCE, self._apply_shared)
