@@ -263,6 +263,12 @@ class PortalSettings(_Section):
         8 * 3600, ge=1, description="Log out this long after login regardless of activity"
     )
     page_size: int = Field(20, ge=1, le=100, description="Hits per page in owner searches")
+    redis_url: str | None = Field(
+        None,
+        description="Sessions (with CSRF and OIDC login state) in Redis, shared by every "
+        "portal instance (redis://…); None = this process's memory",
+    )
+    redis_prefix: str = Field("kjr", min_length=1, description="Key prefix in Redis")
 
 
 class HttpSettings(_Section):

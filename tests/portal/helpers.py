@@ -154,6 +154,7 @@ async def start_portal_stack(
     portal_sink: AuditSink | None = None,
     template: Template | None = None,
     clock: Callable[[], float] | None = None,
+    instances: int = 1,
 ) -> AsyncIterator[PortalStack]:
     """Start simulator, Maskinporten (+ ID-porten), gateway + portal; stop all on exit.
 
@@ -162,6 +163,8 @@ async def start_portal_stack(
         portal_sink: give the portal this audit sink instead of the durable one (faults).
         template: copy this seeded state instead of seeding anew (faster).
         clock: the portal's session clock (tests of timeouts advance it by hand).
+        instances: serve this many gateway+portal instances on the same database and audit
+            sink (each with its own session store); their roots are in ``extra["roots"]``.
     """
     from kjoretoyregister.svv.register import Register
     from kjoretoyregister.svv.server import create_app as create_simulator
@@ -222,23 +225,24 @@ async def start_portal_stack(
                 **(portal or {}),
             }
         )
-        portal_app = create_portal_app(
-            portal_settings,
-            engine=engine,
-            audit_sink=portal_sink or sink,
-            pseudonymizer=pz,
-            gateway=gw_settings,
-            **({"clock": clock} if clock is not None else {}),
-        )
-        root = await serve(
-            create_gateway(
+        roots = []
+        for _ in range(instances):
+            portal_app = create_portal_app(
+                portal_settings,
+                engine=engine,
+                audit_sink=portal_sink or sink,
+                pseudonymizer=pz,
+                gateway=gw_settings,
+                **({"clock": clock} if clock is not None else {}),
+            )
+            gateway_app = create_gateway(
                 gw_settings,
                 authorizer=Authorizer(factory),
                 audit_sink=sink,
                 mounts={PORTAL_PREFIX: portal_app},
-            ),
-            stack,
-        )
+            )
+            roots.append(await serve(gateway_app, stack))
+        root = roots[0]
         yield PortalStack(
             root=root,
             portal_url=root + PORTAL_PREFIX + "/",
@@ -251,6 +255,7 @@ async def start_portal_stack(
             session_factory=factory,
             pseudonymizer=pz,
             settings=portal_settings,
+            extra={"roots": roots},
             **ids,
         )
 

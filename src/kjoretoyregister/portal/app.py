@@ -43,6 +43,7 @@ from kjoretoyregister.logs import redact_protocol_errors
 from kjoretoyregister.portal import admin, admin_audit, min_innsyn, views
 from kjoretoyregister.portal.lookup import PortalGateway
 from kjoretoyregister.portal.oidc import RelyingParty
+from kjoretoyregister.portal.redis_sessions import RedisSessionStore
 from kjoretoyregister.portal.security import (
     COOKIE_SECURE_KEY,
     ERROR_PAGE_KEY,
@@ -74,7 +75,7 @@ def create_portal_app(
     audit_sink: AuditSink,
     pseudonymizer: Pseudonymizer,
     gateway: GatewaySettings,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] | None = None,
 ) -> web.Application:
     """Build the portal.
 
@@ -84,11 +85,14 @@ def create_portal_app(
         audit_sink: the gateway's audit sink; persons' lookups are recorded there.
         pseudonymizer: the audit pseudonymizer (person keys, audit reads).
         gateway: the gateway's settings: SVV URL and the gateway's SVV credentials, timeouts.
-        clock: seconds clock for session timeouts (tests).
+        clock: seconds clock for session and login timeouts (tests); default monotonic, or
+            wall-clock time with Redis sessions (every instance must agree on it).
 
     Returns:
         An application to serve standalone or mount (``parent.add_subapp("/portal", app)``).
     """
+    if clock is None:
+        clock = time.time if settings.redis_url else time.monotonic
     portal = Portal(
         settings=settings,
         engine=engine,
@@ -101,11 +105,22 @@ def create_portal_app(
     redact_protocol_errors()
     app = web.Application(middlewares=[portal_middleware], client_max_size=MAX_FORM_BYTES)
     app[PORTAL_KEY] = portal
-    app[SESSION_KEY] = SessionStore(
-        idle_timeout_s=settings.idle_timeout_s,
-        absolute_timeout_s=settings.absolute_timeout_s,
-        clock=clock,
-    )
+    sessions: SessionStore
+    if settings.redis_url:
+        sessions = RedisSessionStore(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            idle_timeout_s=settings.idle_timeout_s,
+            absolute_timeout_s=settings.absolute_timeout_s,
+            clock=clock,
+        )
+    else:
+        sessions = SessionStore(
+            idle_timeout_s=settings.idle_timeout_s,
+            absolute_timeout_s=settings.absolute_timeout_s,
+            clock=clock,
+        )
+    app[SESSION_KEY] = sessions
     app[COOKIE_SECURE_KEY] = settings.cookie_secure
     app[ERROR_PAGE_KEY] = error_page
 
@@ -127,6 +142,7 @@ def create_portal_app(
         finally:
             await upstream.close()
             await http.close()
+            await sessions.close()
 
     app.cleanup_ctx.append(lifecycle)
     r = app.router

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from kjoretoyregister.logs import get_logger
+from kjoretoyregister.portal.redis_sessions import SessionStoreUnavailable
 from kjoretoyregister.portal.sessions import COOKIE_NAME, PortalSession, SessionStore
 
 log = get_logger(__name__)
@@ -68,7 +69,7 @@ def ensure_session(request: web.Request) -> PortalSession:
     """The request's session, creating one (anonymous) if there is none."""
     session = session_of(request)
     if session is None:
-        session = request.app[SESSION_KEY].create()
+        session = request.app[SESSION_KEY].new()
         use_session(request, session)
     return session
 
@@ -98,7 +99,11 @@ async def portal_middleware(request: web.Request, handler: Handler) -> web.Strea
     """See the module docstring."""
     store = request.app[SESSION_KEY]
     cookie = request.cookies.get(COOKIE_NAME)
-    session, expired = store.get(cookie)
+    try:
+        session, expired = await store.get(cookie)
+    except SessionStoreUnavailable:
+        log.error("portal_session_store_unavailable")
+        return _unavailable(request)
     use_session(request, session)
     request[TIMED_OUT_RKEY] = expired
     response: web.StreamResponse
@@ -118,6 +123,9 @@ async def portal_middleware(request: web.Request, handler: Handler) -> web.Strea
             )
         else:
             response = await handler(request)
+    except SessionStoreUnavailable:
+        log.error("portal_session_store_unavailable")
+        return _unavailable(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -130,7 +138,24 @@ async def portal_middleware(request: web.Request, handler: Handler) -> web.Strea
     if not request.path.startswith(str(request.app.router["static"].url_for(filename=""))):
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
+    current = session_of(request)
+    if current is not None:
+        try:
+            await store.save(current)  # handlers change the session object; keep what they did
+        except SessionStoreUnavailable:
+            log.error("portal_session_store_unavailable")
+            return _unavailable(request)
     _sync_cookie(request, response, cookie)
+    return response
+
+
+def _unavailable(request: web.Request) -> web.StreamResponse:
+    response = request.app[ERROR_PAGE_KEY](
+        request, 503, "Innloggingen er ikke tilgjengelig akkurat nå. Prøv igjen om litt."
+    )
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -1,9 +1,11 @@
-"""Server-side sessions: a random id in an HttpOnly cookie, the data in this process's memory.
+"""Server-side sessions: a random id in an HttpOnly cookie, the data in memory or in Redis.
 
 Why server-side: a logout or a timeout ends the session for real (a signed cookie would stay
-valid until it expires), and nothing about the person travels in the cookie. The cost is that
-sessions do not survive a restart and are not shared between processes — fine for a portal
-that runs beside one gateway; a shared store would replace :class:`SessionStore`.
+valid until it expires), and nothing about the person travels in the cookie. In memory
+(:class:`SessionStore`) sessions do not survive a restart and are not shared between
+processes; with ``KJR_PORTAL__REDIS_URL`` they live in Redis
+(:class:`~kjoretoyregister.portal.redis_sessions.RedisSessionStore`), so any instance behind
+a load balancer serves any session and a logout on one ends it on all.
 
 Timeouts: *idle* (no request for ``idle_timeout_s``) and *absolute* (``absolute_timeout_s``
 after login, however busy). A login always gets a fresh session id (no session fixation).
@@ -62,14 +64,21 @@ class PortalSession:
 
 
 class SessionStore:
-    """Sessions by id with idle and absolute timeouts.
+    """Sessions by id with idle and absolute timeouts, in this process's memory.
+
+    The interface every store has: :meth:`new` builds a session (nothing stored yet),
+    :meth:`get` finds a live one (and touches it), :meth:`save` stores a session as the
+    request left it, :meth:`delete` ends one. The portal's middleware saves the request's
+    session after every handler, so handlers simply change the object.
 
     Args:
         idle_timeout_s: a session unused this long is gone.
         absolute_timeout_s: a session older than this is gone (counted from creation, and a
             login creates a new session).
-        clock: monotonic-ish seconds; tests pass their own.
+        clock: seconds; tests pass their own.
     """
+
+    shared = False
 
     def __init__(
         self,
@@ -86,7 +95,12 @@ class SessionStore:
     def _expired(self, s: PortalSession, now: float) -> bool:
         return now - s.last_seen > self.idle_timeout_s or now - s.created > self.absolute_timeout_s
 
-    def get(self, sid: str | None) -> tuple[PortalSession | None, bool]:
+    def new(self) -> PortalSession:
+        """A new empty session with a fresh id and CSRF token (stored by :meth:`save`)."""
+        now = self._clock()
+        return PortalSession(sid=secrets.token_urlsafe(32), created=now, last_seen=now)
+
+    async def get(self, sid: str | None) -> tuple[PortalSession | None, bool]:
         """The live session for ``sid`` (touched), and whether one existed but timed out."""
         if not sid:
             return None, False
@@ -100,23 +114,18 @@ class SessionStore:
         session.last_seen = now
         return session, False
 
-    def create(self) -> PortalSession:
-        """A new empty session with a fresh id and CSRF token."""
-        self._prune()
-        now = self._clock()
-        session = PortalSession(sid=secrets.token_urlsafe(32), created=now, last_seen=now)
+    async def save(self, session: PortalSession) -> None:
+        """Store ``session`` as it is now."""
+        if session.sid not in self._sessions:
+            self._prune()
         self._sessions[session.sid] = session
-        return session
 
-    def rotate(self, old: PortalSession | None) -> PortalSession:
-        """Replace ``old`` by a new session (new id, new CSRF token, clock restarted)."""
-        if old is not None:
-            self._sessions.pop(old.sid, None)
-        return self.create()
+    async def delete(self, sid: str) -> None:
+        """End a session (logout, or the old id at login)."""
+        self._sessions.pop(sid, None)
 
-    def destroy(self, session: PortalSession) -> None:
-        """End a session (logout)."""
-        self._sessions.pop(session.sid, None)
+    async def close(self) -> None:
+        return None
 
     def __len__(self) -> int:
         return len(self._sessions)

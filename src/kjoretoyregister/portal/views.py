@@ -145,7 +145,10 @@ async def callback(request: web.Request) -> web.Response:
         return render(request, "login.html", None, status=400, error=str(exc))
     pseudonym = roles_service.person_key(portal.pseudonymizer, identity.pid)
     # A fresh session id at login: a session id planted before login is worth nothing.
-    fresh = request.app[SESSION_KEY].rotate(session)
+    store = request.app[SESSION_KEY]
+    if session is not None:
+        await store.delete(session.sid)
+    fresh = store.new()
     fresh.person = Person(pid_pseudonym=pseudonym, navn=identity.name, acr=identity.acr)
     use_session(request, fresh)
     log.info("portal_login", acr=identity.acr)
@@ -156,7 +159,7 @@ async def logout(request: web.Request) -> web.Response:
     """End the session here (ID-porten's own session is left alone in this stand-in)."""
     session = session_of(request)
     if session is not None:
-        request.app[SESSION_KEY].destroy(session)
+        await request.app[SESSION_KEY].delete(session.sid)
     use_session(request, None)
     fresh = ensure_session(request)
     fresh.notice = "Du er logget ut."

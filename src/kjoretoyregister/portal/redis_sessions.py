@@ -1,0 +1,116 @@
+"""Portal sessions in Redis: any portal instance serves any session; logout ends it everywhere.
+
+One key per session, ``<prefix>:portal:session:<sha256(sid)>`` (the cookie value itself is
+not a key, so a Redis dump does not hand out live cookies), holding the session as JSON with
+a Redis TTL of what is left of its idle and absolute timeouts: Redis forgets a session at
+the moment the portal would refuse it. The CSRF token, the pending OIDC login (state, nonce,
+PKCE verifier) and the notice travel with the session, so a login started on one instance
+can finish on another.
+
+Timeouts are on wall-clock time (every instance must agree); a Redis that cannot be reached
+makes the request fail (no session is better than a session the other instances disagree on).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from kjoretoyregister.portal.sessions import PendingLogin, Person, PortalSession, SessionStore
+
+
+class SessionStoreUnavailable(Exception):
+    """Redis could not be reached for a session read or write."""
+
+
+def _encode(session: PortalSession) -> bytes:
+    return orjson.dumps(dataclasses.asdict(session))
+
+
+def _decode(raw: bytes) -> PortalSession:
+    data: dict[str, Any] = orjson.loads(raw)
+    person = data.pop("person", None)
+    login = data.pop("login", None)
+    return PortalSession(
+        **data,
+        person=Person(**person) if person else None,
+        login=PendingLogin(**login) if login else None,
+    )
+
+
+class RedisSessionStore(SessionStore):
+    """:class:`SessionStore`'s interface over Redis."""
+
+    shared = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "kjr",
+        idle_timeout_s: float,
+        absolute_timeout_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            idle_timeout_s=idle_timeout_s, absolute_timeout_s=absolute_timeout_s, clock=clock
+        )
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._prefix = f"{prefix}:portal:session:"
+
+    def _key(self, sid: str) -> str:
+        return self._prefix + hashlib.sha256(sid.encode()).hexdigest()
+
+    async def get(self, sid: str | None) -> tuple[PortalSession | None, bool]:
+        if not sid:
+            return None, False
+        from redis.exceptions import RedisError
+
+        try:
+            raw = await self._redis.get(self._key(sid))
+        except (RedisError, OSError) as exc:
+            raise SessionStoreUnavailable() from exc
+        if raw is None:
+            return None, False
+        session = _decode(raw if isinstance(raw, bytes) else raw.encode())
+        now = self._clock()
+        if self._expired(session, now):
+            await self.delete(sid)
+            return None, True
+        session.last_seen = now
+        return session, False
+
+    async def save(self, session: PortalSession) -> None:
+        from redis.exceptions import RedisError
+
+        now = self._clock()
+        left = min(
+            session.last_seen + self.idle_timeout_s, session.created + self.absolute_timeout_s
+        )
+        ttl_ms = max(1, math.ceil((left - now) * 1000))
+        try:
+            await self._redis.set(self._key(session.sid), _encode(session), px=ttl_ms)
+        except (RedisError, OSError) as exc:
+            raise SessionStoreUnavailable() from exc
+
+    async def delete(self, sid: str) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            await self._redis.delete(self._key(sid))
+        except (RedisError, OSError) as exc:
+            raise SessionStoreUnavailable() from exc
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    def __len__(self) -> int:  # not known without a SCAN; only the memory store counts
+        return 0
