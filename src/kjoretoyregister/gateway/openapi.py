@@ -3,18 +3,21 @@
 Built from the same tables the gateway enforces (:data:`.routes.ROUTES` and the parameter
 rules in :mod:`.validation`), so the document cannot drift from behaviour. It documents the
 SVV paths under the Fiks base with ``{fiksOrgId}``, the Fiks headers (``Authorization:
-Bearer``, ``IntegrasjonId``, ``IntegrasjonPassord``), the purpose headers, and the Fiks error
-answers the gateway itself makes. The 200 bodies are SVV's v2 models, passed through
-unchanged; they are not repeated here (see SVV's own ``kjoretoysok-v2.0`` document).
+Bearer``, ``IntegrasjonId``, ``IntegrasjonPassord``), the purpose headers, the Fiks error
+answers the gateway itself makes, and as 200 bodies SVV's v2 answer models (``KjoretoyResponse``,
+``KjoretoysokResponse``, ``KundeSokResponse`` and all they reference), which the gateway passes
+through unchanged; 204 "no hits" has no body. Names are ASCII so code generators make good
+identifiers of them.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel
 
 from kjoretoyregister.gateway import validation
 from kjoretoyregister.gateway.checks import (
@@ -67,10 +70,12 @@ _COMMON_PARAMS = [
         "description": "Fiks-organisasjonen oppslaget gjøres på vegne av",
         "schema": {"type": "string", "format": "uuid"},
     },
+    # A pattern, not ``format: uuid``: generators then type the header as a string, which
+    # every HTTP client can send (openapi-python-client passes a UUID object to httpx).
     _header(
         INTEGRASJON_ID,
         "Integrasjonens id (UUID)",
-        {"type": "string", "format": "uuid"},
+        {"type": "string", "pattern": "^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"},
         True,
     ),
     _header(INTEGRASJON_PASSORD, "Integrasjonens passord", {"type": "string"}, True),
@@ -79,11 +84,24 @@ _COMMON_PARAMS = [
 ]
 
 
+def _ref(model: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{model}"}
+
+
+def _answer_schema(route: Route) -> dict[str, Any]:
+    """SVV's v2 answer model for the route (what the gateway passes through)."""
+    if route.kind is not RouteKind.SOK:
+        return {"type": "array", "items": _ref("KjoretoyResponse")}
+    if route.name == "sok/kunde":
+        return _ref("KundeSokResponse")
+    return _ref("KjoretoysokResponse")
+
+
 def _responses(route: Route) -> dict[str, Any]:
     ok: dict[str, Any] = {
         "200": {
             "description": "SVVs svar (v2-modellene), uendret",
-            "content": {"application/json": {"schema": {}}},
+            "content": {"application/json": {"schema": _answer_schema(route)}},
         },
         "400": {
             "description": "Ugyldig forespørsel (KJR-GW-VALIDERING), eller SVVs egen 400",
@@ -160,6 +178,31 @@ def _operation(route: Route) -> dict[str, Any]:
     return op
 
 
+def _svv_models() -> dict[str, Any]:
+    """SVV's three v2 answer models and everything they reference, as component schemas.
+
+    From the client library's pydantic models (SVV's schema; one copy of SVV's field names in
+    the project), so a generated client gets typed answers.
+    """
+    from pydantic.json_schema import models_json_schema
+
+    from kjoretoyregister.client.models import (
+        KjoretoyResponse,
+        KjoretoysokResponse,
+        KundeSokResponse,
+    )
+
+    models: list[type[BaseModel]] = [KjoretoyResponse, KjoretoysokResponse, KundeSokResponse]
+    mode: Literal["validation"] = "validation"
+    _, schema = models_json_schema(
+        [(m, mode) for m in models],
+        by_alias=True,
+        ref_template="#/components/schemas/{model}",
+    )
+    defs: dict[str, Any] = schema.get("$defs", {})
+    return defs
+
+
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     """The OpenAPI document as a dict."""
@@ -168,9 +211,11 @@ def document() -> dict[str, Any]:
         template = route.template
         paths.setdefault(template, {})[route.method.lower()] = _operation(route)
     return {
-        "openapi": "3.0.3",
+        # 3.1: the answer models are JSON Schema 2020-12 (``null`` as a type, not ``nullable``).
+        "openapi": "3.1.0",
         "info": {
-            "title": "Fiks Kjøretøyregister (gateway)",
+            # ASCII: code generators turn the title into the package name.
+            "title": "Fiks Kjoretoyregister Gateway",
             "version": "2.0",
             "description": __doc__,
         },
@@ -186,6 +231,7 @@ def document() -> dict[str, Any]:
                 }
             },
             "schemas": {
+                **_svv_models(),
                 "FiksError": {
                     "type": "object",
                     "required": ["timestamp", "status", "error", "errorId", "path", "message"],
@@ -195,12 +241,12 @@ def document() -> dict[str, Any]:
                         "error": {"type": "string"},
                         "errorId": {"type": "string"},
                         "path": {"type": "string"},
-                        "originalPath": {"type": "string", "nullable": True},
+                        "originalPath": {"type": ["string", "null"]},
                         "message": {"type": "string"},
-                        "errorCode": {"type": "string", "nullable": True},
-                        "errorJson": {"nullable": True},
+                        "errorCode": {"type": ["string", "null"]},
+                        "errorJson": {},
                     },
-                }
+                },
             },
         },
     }
