@@ -13,6 +13,10 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+# openapi-python-client (the generated-client test) in a venv of its own: it pins typer<0.28,
+# which would downgrade the CLI's typer under the project.
+python3 -m venv .venv-gen
+.venv-gen/bin/python -m pip install -q 'openapi-python-client>=0.21'
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
