@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import operator
 import time as _time
 import uuid
@@ -36,6 +35,7 @@ import orjson
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 
 from kjoretoyregister.audit import chain, walcheckpoint
+from kjoretoyregister.audit.anchor_schedule import PeriodicAnchors
 from kjoretoyregister.audit.events import AuditEvent, AuditUnavailable
 from kjoretoyregister.audit.models import (
     ACCESS,
@@ -395,15 +395,11 @@ class DurableAuditSink:
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
         self._last_checkpoint = _time.monotonic()
-        self._anchor_key = anchor_key
-        self._anchor_file = anchor_file
-        self._anchor_interval_s = anchor_interval_s
-        self._anchor_task: asyncio.Task[None] | None = None
-        # The first commit is anchored at once: it pins the chain as this writer found it.
-        self._last_anchor = -math.inf
-        self._anchored_events = 0
-        #: Anchors written (benchmarks and tests).
-        self.anchors = 0
+        self._anchors = (
+            PeriodicAnchors(engine, anchor_key, anchor_file, anchor_interval_s)
+            if anchor_key is not None and anchor_file is not None
+            else None
+        )
         #: Counters for benchmarks and health: committed batches and events.
         self.batches = 0
         self.events = 0
@@ -479,10 +475,8 @@ class DurableAuditSink:
                 await self._task
         if self._executor is not None:
             self._executor.shutdown(wait=True)
-        if self._anchor_task is not None:
-            await self._anchor_task
-        if self._anchoring and self.events > self._anchored_events:
-            await asyncio.to_thread(self._write_anchor, self.events)
+        if self._anchors is not None:
+            await self._anchors.finish(self.events)
         if self._wal is not None:
             await asyncio.to_thread(self._wal.stop)
         if self._own_engine:
@@ -517,7 +511,8 @@ class DurableAuditSink:
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_result(None)
-                self._maybe_anchor()
+                if self._anchors is not None:
+                    self._anchors.after_commit(self.events)
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -533,34 +528,6 @@ class DurableAuditSink:
                 self._last_checkpoint = now
 
     @property
-    def _anchoring(self) -> bool:
-        return self._anchor_key is not None and self._anchor_file is not None
-
-    def _maybe_anchor(self) -> None:
-        """Start an anchor in a thread if one is due and none is running; never wait for it."""
-        if not self._anchoring or not self._anchor_interval_s:
-            return
-        if self._anchor_task is not None and not self._anchor_task.done():
-            return
-        now = _time.monotonic()
-        if now - self._last_anchor < self._anchor_interval_s:
-            return
-        self._last_anchor = now
-        self._anchor_task = asyncio.get_running_loop().create_task(
-            asyncio.to_thread(self._write_anchor, self.events), name="audit-anchor"
-        )
-
-    def _write_anchor(self, events: int) -> None:
-        from kjoretoyregister.audit import anchors
-
-        assert self._anchor_key is not None and self._anchor_file is not None
-        try:
-            anchors.append_anchor(
-                self._anchor_file, anchors.make_anchor(self._engine, self._anchor_key)
-            )
-        except Exception as exc:
-            # Anchoring is a backstop: requests go on being audited; the next one retries.
-            log.error("audit_anchor_failed", error=type(exc).__name__)
-            return
-        self.anchors += 1
-        self._anchored_events = max(self._anchored_events, events)
+    def anchors(self) -> int:
+        """Anchors written by this writer (benchmarks and tests)."""
+        return self._anchors.written if self._anchors is not None else 0
