@@ -74,6 +74,7 @@ async def test_session_moves_between_instances_and_logout_ends_it_everywhere(
                 a.portal_url + "logg-ut", headers=headers, data={"csrf_token": token}
             ) as resp:
                 assert "Du er logget ut." in await resp.text()
+            after = await _cookie(http)  # the anonymous session the logout page started
         async with (
             aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as fresh,
             fresh.get(b.portal_url + "oppslag", headers=headers, allow_redirects=False) as resp,
@@ -83,9 +84,11 @@ async def test_session_moves_between_instances_and_logout_ends_it_everywhere(
         client = redis.Redis.from_url(redis_url)
         try:
             keys = [k.decode() async for k in client.scan_iter(f"{prefix}:portal:session:*")]
-            assert keys and all(sid not in k for k in keys)
+            assert keys and all(sid not in k and after not in k for k in keys)
             for key in keys:
                 assert 0 < await client.pttl(key) <= s.settings.idle_timeout_s * 1000
+                value = await client.get(key) or b""
+                assert sid.encode() not in value and after.encode() not in value
         finally:
             await client.aclose()
 

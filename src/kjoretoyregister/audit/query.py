@@ -299,6 +299,7 @@ def innsyn_rows(
     with read_transaction(engine) as conn, conn.begin():
         rows = conn.execute(stmt).all()
         names = org_names(conn, {r.fiks_org_id for r in rows if r.fiks_org_id})
+        integrations = integration_names(conn, {r.integrasjon_id for r in rows if r.integrasjon_id})
     return [
         {
             "seq": r.seq,
@@ -306,6 +307,7 @@ def innsyn_rows(
             "fiks_org_id": r.fiks_org_id,
             "org_navn": names.get(r.fiks_org_id or ""),
             "integrasjon_id": r.integrasjon_id,
+            "integrasjon_navn": integrations.get(r.integrasjon_id or ""),
             "consumer_orgnr": r.consumer_orgnr,
             "supplier_orgnr": r.supplier_orgnr,
             "endpoint": r.endpoint,
@@ -324,19 +326,26 @@ def org_names(conn: Connection, ids: set[str]) -> dict[str, str]:
     """Konfigurasjon's names for fiksOrgIds (best effort: unknown ids are left out)."""
     from kjoretoyregister.konfig.models import FiksOrganisasjon
 
+    return _names(conn, FiksOrganisasjon, ids)
+
+
+def integration_names(conn: Connection, ids: set[str]) -> dict[str, str]:
+    """Konfigurasjon's names for integration ids (deleted ones included; unknown left out)."""
+    from kjoretoyregister.konfig.models import Integrasjon
+
+    return _names(conn, Integrasjon, ids)
+
+
+def _names(conn: Connection, model: Any, ids: set[str]) -> dict[str, str]:
     wanted = {}
     for i in ids:
         try:
             wanted[uuid.UUID(i)] = i
-        except ValueError:
+        except ValueError:  # e.g. "portal", or an id from before Konfigurasjon knew it
             continue
     if not wanted:
         return {}
-    rows = conn.execute(
-        select(FiksOrganisasjon.id, FiksOrganisasjon.navn).where(
-            FiksOrganisasjon.id.in_(list(wanted))
-        )
-    ).all()
+    rows = conn.execute(select(model.id, model.navn).where(model.id.in_(list(wanted)))).all()
     return {wanted[r.id]: r.navn for r in rows}
 
 

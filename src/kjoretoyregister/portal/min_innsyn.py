@@ -18,12 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from kjoretoyregister.audit import query
 from kjoretoyregister.audit.events import AuditUnavailable
-from kjoretoyregister.konfig.models import Integrasjon
 from kjoretoyregister.portal import innsyn_pdf
 from kjoretoyregister.portal.lookup import PERSON_PREFIX, PORTAL_INTEGRATION
 from kjoretoyregister.portal.views import OSLO
@@ -61,29 +58,12 @@ async def _person(request: web.Request) -> PageContext | web.Response:
     return ctx
 
 
-def _integration_names(s: Session, ids: set[str]) -> dict[str, str]:
-    import uuid
-
-    wanted = {}
-    for i in ids:
-        try:
-            wanted[uuid.UUID(i)] = i
-        except ValueError:
-            continue
-    if not wanted:
-        return {}
-    rows = s.execute(
-        select(Integrasjon.id, Integrasjon.navn).where(Integrasjon.id.in_(list(wanted)))
-    ).all()
-    return {wanted[r.id]: r.navn for r in rows}
-
-
 def _local(iso: str) -> str:
     moment = datetime.fromisoformat(iso)
     return moment.astimezone(OSLO or UTC).strftime("%d.%m.%Y %H:%M")
 
 
-def present(rows: list[dict[str, Any]], integrations: dict[str, str]) -> list[dict[str, str]]:
+def present(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Audit rows as the person reads them (bokmål, local time, names not ids)."""
     out = []
     for r in rows:
@@ -92,7 +72,7 @@ def present(rows: list[dict[str, Any]], integrations: dict[str, str]) -> list[di
         if integ == PORTAL_INTEGRATION:
             via = "Ansatt i portalen"
         else:
-            via = f"Integrasjon «{integrations.get(integ, 'ukjent')}»"
+            via = f"Integrasjon «{r.get('integrasjon_navn') or 'ukjent'}»"
         out.append(
             {
                 "tid": _local(r["time"]),
@@ -129,9 +109,7 @@ async def _read(
         last = rows[limit - 1]["seq"]
         rows = [r for r in rows[:limit] if r["seq"] != last] or rows[:limit]
         next_before = last + 1 if rows[-1]["seq"] != last else last
-    ids = {str(r.get("integrasjon_id") or "") for r in rows}
-    names = await portal.db(lambda s: _integration_names(s, ids))
-    return present(rows, names), next_before
+    return present(rows), next_before
 
 
 async def page(request: web.Request) -> web.Response:

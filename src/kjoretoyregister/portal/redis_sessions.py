@@ -30,14 +30,17 @@ class SessionStoreUnavailable(Exception):
 
 
 def _encode(session: PortalSession) -> bytes:
-    return orjson.dumps(dataclasses.asdict(session))
+    data = dataclasses.asdict(session)
+    del data["sid"]  # the cookie value stays out of Redis: its key is only a hash of it
+    return orjson.dumps(data)
 
 
-def _decode(raw: bytes) -> PortalSession:
+def _decode(sid: str, raw: bytes) -> PortalSession:
     data: dict[str, Any] = orjson.loads(raw)
     person = data.pop("person", None)
     login = data.pop("login", None)
     return PortalSession(
+        sid=sid,
         **data,
         person=Person(**person) if person else None,
         login=PendingLogin(**login) if login else None,
@@ -45,9 +48,7 @@ def _decode(raw: bytes) -> PortalSession:
 
 
 class RedisSessionStore(SessionStore):
-    """:class:`SessionStore`'s interface over Redis."""
-
-    shared = True
+    """:class:`SessionStore`'s interface over Redis (its timeout rules and :meth:`new`)."""
 
     def __init__(
         self,
@@ -80,7 +81,7 @@ class RedisSessionStore(SessionStore):
             raise SessionStoreUnavailable() from exc
         if raw is None:
             return None, False
-        session = _decode(raw if isinstance(raw, bytes) else raw.encode())
+        session = _decode(sid, raw if isinstance(raw, bytes) else raw.encode())
         now = self._clock()
         if self._expired(session, now):
             await self.delete(sid)
@@ -111,6 +112,3 @@ class RedisSessionStore(SessionStore):
 
     async def close(self) -> None:
         await self._redis.aclose()
-
-    def __len__(self) -> int:  # not known without a SCAN; only the memory store counts
-        return 0

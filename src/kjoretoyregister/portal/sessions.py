@@ -78,8 +78,6 @@ class SessionStore:
         clock: seconds; tests pass their own.
     """
 
-    shared = False
-
     def __init__(
         self,
         *,
