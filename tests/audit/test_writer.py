@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from kjoretoyregister.audit import writer
+from kjoretoyregister.audit import chainwrite, writer
 from kjoretoyregister.audit.events import AuditItem, AuditUnavailable
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.audit.verify import verify
@@ -105,6 +105,29 @@ async def test_store_failure_fails_closed_and_recovers(
     assert verify(engine).ok
 
 
+async def test_writer_survives_its_connection_being_killed(
+    engine: Engine, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    """The writer keeps one connection. PostgreSQL: when the server drops it (restart,
+    failover, pg_terminate_backend) the next batch goes through on a fresh one, no 503.
+    SQLite (a local file does not drop connections; here it is closed under the writer): that
+    batch fails closed, and the next one works on a fresh connection."""
+    async with DurableAuditSink(engine, pz) as sink:
+        await sink.record(event())
+        if engine.dialect.name == "postgresql":
+            backend = sink._raw.driver_connection.info.backend_pid
+            with engine.begin() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            await sink.record(event())
+        else:
+            sink._raw.driver_connection.close()
+            with pytest.raises(AuditUnavailable):
+                await sink.record(event())
+        await sink.record(event())
+    assert _count(engine) == (3 if engine.dialect.name == "postgresql" else 2)
+    assert verify(engine).ok
+
+
 async def test_unreachable_database_fails_closed(pz: Pseudonymizer, event: EventFactory) -> None:
     """A database that cannot be reached at all is the same: AuditUnavailable, quickly."""
     dead = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none", pool_pre_ping=False)
@@ -186,9 +209,9 @@ def test_small_and_large_batches_land_whole(
     engine: Engine, pz: Pseudonymizer, event: EventFactory, events: int
 ) -> None:
     """PostgreSQL sends small batches pipelined and large ones by COPY (the split is at
-    ``_PIPELINE_MAX_ROWS`` rows); either way every row lands and the chain verifies."""
+    ``chainwrite.PIPELINE_MAX_ROWS`` rows); either way every row lands and the chain verifies."""
     # Each event is 4 rows (entry, item, two subjects): 12 events go pipelined, 13 by COPY.
-    assert 12 * 4 <= writer._PIPELINE_MAX_ROWS < 13 * 4
+    assert 12 * 4 <= chainwrite.PIPELINE_MAX_ROWS < 13 * 4
     with engine.begin() as conn:
         head = writer.append(conn, [writer.encode_event(event(), pz) for _ in range(events)])
     assert head.seq == events

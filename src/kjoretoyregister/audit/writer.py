@@ -21,33 +21,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import operator
 import time as _time
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Engine
 
 from kjoretoyregister.audit import chain, walcheckpoint
 from kjoretoyregister.audit.anchor_schedule import PeriodicAnchors
-from kjoretoyregister.audit.events import AuditEvent, AuditUnavailable
-from kjoretoyregister.audit.models import (
-    ACCESS,
-    LOOKUP,
-    REQUESTED,
-    RETURNED,
-    AuditChainHead,
-    AuditCheckpoint,
-    AuditEntry,
-    AuditItem,
-    AuditSubject,
+from kjoretoyregister.audit.chainwrite import (
+    Head,
+    Pending,
+    append,
+    append_driver,
+    lock_head,
+    lock_head_driver,
+    write_checkpoint,
+    write_checkpoint_driver,
 )
+from kjoretoyregister.audit.events import AuditEvent, AuditUnavailable
+from kjoretoyregister.audit.models import ACCESS, LOOKUP, REQUESTED, RETURNED
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.audit.walcheckpoint import WalCheckpointer
 from kjoretoyregister.config import Settings
@@ -59,21 +57,18 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-# Core tables: the writer inserts in bulk (executemany), which the ORM unit of work would slow.
-_ENTRY = cast(Table, AuditEntry.__table__)
-_ITEM = cast(Table, AuditItem.__table__)
-_SUBJECT = cast(Table, AuditSubject.__table__)
-_HEAD = cast(Table, AuditChainHead.__table__)
-_CHECKPOINT = cast(Table, AuditCheckpoint.__table__)
-
-
-@dataclass(slots=True)
-class Pending:
-    """An entry ready to be chained: its columns, item rows and subject rows (no seq yet)."""
-
-    entry: dict[str, Any]
-    items: list[dict[str, Any]] = field(default_factory=list)
-    subjects: list[tuple[int, str, str]] = field(default_factory=list)
+#: Re-exported: callers chain entries through the writer module's names.
+__all__ = [
+    "DurableAuditSink",
+    "Head",
+    "Pending",
+    "access_entry",
+    "append",
+    "encode_event",
+    "lock_head",
+    "record_sync",
+    "write_checkpoint",
+]
 
 
 def _cut(value: str | None, limit: int) -> str | None:
@@ -151,178 +146,6 @@ def access_entry(
     return Pending(entry)
 
 
-@dataclass(frozen=True, slots=True)
-class Head:
-    """The chain head row as read under the lock."""
-
-    seq: int
-    hash: str
-    base_seq: int
-    base_hash: str
-
-
-def lock_head(conn: Connection) -> Head:
-    """Lock and read the chain head inside the connection's (write) transaction.
-
-    PostgreSQL: row lock until commit. SQLite: the transaction already holds the database's
-    write lock (``BEGIN IMMEDIATE``); ``FOR UPDATE`` is not rendered there.
-    """
-    row = conn.execute(
-        select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.base_seq, _HEAD.c.base_hash)
-        .where(_HEAD.c.id == 1)
-        .with_for_update()
-    ).one_or_none()
-    if row is None:
-        raise RuntimeError("audit_chain_head has no row: run the migrations")
-    return Head(int(row.seq), str(row.hash), int(row.base_seq), str(row.base_hash))
-
-
-def append(conn: Connection, pending: Sequence[Pending], head: Head | None = None) -> Head:
-    """Chain ``pending`` after the head and insert it; the caller commits.
-
-    Args:
-        conn: a connection inside a write transaction.
-        pending: entries in the order they join the chain.
-        head: the head if the caller has already locked it, else it is locked here.
-
-    Returns:
-        The new head.
-    """
-    head = head or lock_head(conn)
-    seq, prev = head.seq, head.hash
-    entries: list[dict[str, Any]] = []
-    items: list[dict[str, Any]] = []
-    subjects: list[dict[str, Any]] = []
-    for p in pending:
-        seq += 1
-        digest = chain.link(prev, chain.canonical(p.entry, p.items, p.subjects))
-        entries.append({**p.entry, "seq": seq, "prev_hash": prev, "hash": digest})
-        items.extend({**i, "entry_seq": seq} for i in p.items)
-        subjects.extend(
-            {"entry_seq": seq, "pos": pos, "role": role, "pseudonym": ps}
-            for pos, role, ps in p.subjects
-        )
-        prev = digest
-    tables = ((_ENTRY, entries), (_ITEM, items), (_SUBJECT, subjects))
-    if conn.dialect.name == "postgresql" and len(entries) + len(items) + len(subjects) <= (
-        _PIPELINE_MAX_ROWS
-    ):
-        _pg_pipelined(conn, tables, seq, prev)
-    else:
-        for table, rows in tables:
-            _bulk_insert(conn, table, rows)
-        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
-    return Head(seq, prev, head.base_seq, head.base_hash)
-
-
-#: Up to this many rows a PostgreSQL batch goes as pipelined INSERTs in one round trip; above
-#: it COPY's per-row cost wins (psycopg's executemany costs ~0.1 ms of Python per row).
-_PIPELINE_MAX_ROWS = 48
-
-
-def _pg_pipelined(
-    conn: Connection,
-    tables: Sequence[tuple[Table, list[dict[str, Any]]]],
-    seq: int,
-    prev: str,
-) -> None:
-    # Three COPYs and the head UPDATE were eight round trips (~0.15 ms each on loopback) while
-    # the head row was locked, so a small batch cost ~2 ms before its commit and two instances
-    # queued on the lock. In one pipeline they are one round trip.
-    driver = conn.connection.driver_connection
-    cursor = driver.cursor()  # type: ignore[union-attr]
-    try:
-        with driver.pipeline():  # type: ignore[union-attr]
-            for table, rows in tables:
-                if not rows:
-                    continue
-                columns = list(rows[0])
-                cursor.executemany(_insert_sql(table, columns, "%s"), _tuples(rows, columns))
-            cursor.execute(
-                f"UPDATE {_HEAD.name} SET seq = %s, hash = %s WHERE id = 1",  # noqa: S608
-                (seq, prev),
-            )
-    finally:
-        cursor.close()
-
-
-_PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
-
-
-def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT ``rows`` in one driver call: ``executemany`` on SQLite, ``COPY`` on PostgreSQL.
-
-    SQLAlchemy's Core insert builds parameters row by row in Python, which was half of the
-    writer's time per event; the driver's own bulk paths are not. The only type conversion
-    Core did for us is the timestamp: SQLite stores it as SQLAlchemy's text format (so the ORM
-    and the verifier read it back unchanged), PostgreSQL takes the aware datetime as is.
-    """
-    if not rows:
-        return
-    columns = list(rows[0])
-    mark = _PLACEHOLDER.get(conn.dialect.paramstyle)
-    if mark is None:  # an unexpected driver: let SQLAlchemy do it
-        conn.execute(insert(table), rows)
-        return
-    if conn.dialect.name == "postgresql":
-        _copy(conn, table, columns, rows)
-        return
-    values: list[Any] = _tuples(rows, columns)
-    when = [i for i, c in enumerate(columns) if isinstance(rows[0][c], datetime)]
-    if conn.dialect.name == "sqlite" and when:
-        for n, value in enumerate(values):
-            as_list = list(value)
-            for i in when:
-                as_list[i] = _sqlite_time(as_list[i])
-            values[n] = tuple(as_list)
-    conn.exec_driver_sql(_insert_sql(table, columns, mark), values)
-
-
-def _insert_sql(table: Table, columns: list[str], mark: str) -> str:
-    return (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - names are ours
-        f"VALUES ({', '.join([mark] * len(columns))})"
-    )
-
-
-def _tuples(rows: list[dict[str, Any]], columns: list[str]) -> list[Any]:
-    pick = operator.itemgetter(*columns)  # rows are built alike: same keys, same order
-    return [pick(row) for row in rows] if len(columns) > 1 else [(pick(r),) for r in rows]
-
-
-def _copy(conn: Connection, table: Table, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    # COPY sends all rows in one stream: psycopg's pipelined executemany still costs a Python
-    # round of ~0.1 ms per row, which made PostgreSQL batches twice as slow as SQLite's.
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in columns])  # small batches: clarity over speed
-    finally:
-        cursor.close()
-
-
-def _sqlite_time(value: datetime) -> str:
-    # SQLAlchemy's SQLite DATETIME storage format, in UTC (what UTCDateTime would bind).
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def write_checkpoint(conn: Connection, head: Head, reason: str) -> dict[str, Any]:
-    """Insert a checkpoint of ``head`` (read under the lock) and return it as exported."""
-    created = utcnow()
-    row = {
-        "created": created,
-        "seq": head.seq,
-        "hash": head.hash,
-        "entry_count": head.seq - head.base_seq,
-        "base_seq": head.base_seq,
-        "base_hash": head.base_hash,
-        "reason": reason,
-    }
-    conn.execute(insert(_CHECKPOINT), [row])
-    return {**row, "created": chain.format_time(created)}
-
-
 def record_sync(engine: Engine, pending: Pending) -> None:
     """Append one entry and commit (CLI and admin reads log themselves this way)."""
     with engine.begin() as conn:
@@ -395,6 +218,10 @@ class DurableAuditSink:
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
         self._last_checkpoint = _time.monotonic()
+        self._dialect = engine.dialect.name
+        if self._dialect not in {"sqlite", "postgresql"}:
+            raise ValueError(f"the audit log supports SQLite and PostgreSQL, not {self._dialect}")
+        self._raw: Any = None
         self._anchors = (
             PeriodicAnchors(engine, anchor_key, anchor_file, anchor_interval_s)
             if anchor_key is not None and anchor_file is not None
@@ -474,6 +301,10 @@ class DurableAuditSink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._executor is not None:
+            # The connection belongs to the writer thread: give it back from there.
+            await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._release_connection
+            )
             self._executor.shutdown(wait=True)
         if self._anchors is not None:
             await self._anchors.finish(self.events)
@@ -519,13 +350,69 @@ class DurableAuditSink:
 
     def _commit(self, events: Sequence[AuditEvent]) -> None:
         pending = [encode_event(ev, self._pz) for ev in events]
-        with self._engine.begin() as conn:
-            head = append(conn, pending)
+        conn, head = self._begin()
+        driver = conn.driver_connection
+        try:
             now = _time.monotonic()
-            due = now - self._last_checkpoint >= self._checkpoint_interval_s
-            if self._checkpoint_interval_s and due:
-                write_checkpoint(conn, head, "periodic")
-                self._last_checkpoint = now
+            checkpoint = bool(self._checkpoint_interval_s) and (
+                now - self._last_checkpoint >= self._checkpoint_interval_s
+            )
+            head = append_driver(driver, self._dialect, pending, head)
+            if checkpoint:
+                write_checkpoint_driver(driver, self._dialect, head, "periodic")
+            driver.commit()
+        except BaseException:
+            # Whatever failed (a lost server, a full disk, a constraint), the transaction is
+            # not committed; a fresh connection next time beats guessing the state of this one.
+            self._discard(conn)
+            raise
+        if checkpoint:
+            self._last_checkpoint = now
+
+    def _begin(self) -> tuple[Any, Head]:
+        """Open the write transaction and lock the head, on a fresh connection if need be.
+
+        The writer keeps its connection, so after a database restart or a failover the kept
+        one is dead and only says so when used. Nothing is written before the head is locked,
+        so a kept connection that fails there is replaced and the batch tried once more.
+        """
+        # SQLite: a kept connection to a local file does not go stale; a lock wait is not
+        # something to wait through twice.
+        kept = self._raw is not None and self._dialect == "postgresql"
+        while True:
+            conn = self._writer_connection()
+            driver = conn.driver_connection
+            try:
+                if self._dialect == "sqlite":
+                    # What store.db's "begin" hook sends: the database's write lock, now.
+                    driver.execute("BEGIN IMMEDIATE")
+                return conn, lock_head_driver(driver, self._dialect)
+            except BaseException:
+                self._discard(conn)
+                if not kept:
+                    raise
+                kept = False
+
+    def _discard(self, conn: Any) -> None:
+        self._raw = None
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+
+    def _writer_connection(self) -> Any:
+        """The writer thread's own driver connection, held for the sink's life.
+
+        A pool checkout, SQLAlchemy's transaction object and its "begin" event per commit cost
+        more CPU than a one-event SQLite commit itself. Only the writer thread uses it.
+        """
+        if self._raw is None:
+            self._raw = self._engine.raw_connection()
+        return self._raw
+
+    def _release_connection(self) -> None:
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            with contextlib.suppress(Exception):
+                raw.close()
 
     @property
     def anchors(self) -> int:
