@@ -111,7 +111,31 @@ def append_driver(
     driver: Any, dialect: str, pending: Sequence[Pending], head: Head | None = None
 ) -> Head:
     """:func:`append` on a driver connection (``sqlite3`` or ``psycopg``) in a transaction."""
-    head = head or lock_head_driver(driver, dialect)
+    chained = chain_rows(pending, head or lock_head_driver(driver, dialect))
+    insert_chained(driver, dialect, chained)
+    return chained.head
+
+
+@dataclass(frozen=True, slots=True)
+class Chained:
+    """Rows of a batch chained after a head, and the head they lead to."""
+
+    entries: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    subjects: list[dict[str, Any]]
+    head: Head
+
+    @property
+    def tables(self) -> tuple[tuple[Table, list[dict[str, Any]]], ...]:
+        return ((_ENTRY, self.entries), (_ITEM, self.items), (_SUBJECT, self.subjects))
+
+    @property
+    def row_count(self) -> int:
+        return len(self.entries) + len(self.items) + len(self.subjects)
+
+
+def chain_rows(pending: Sequence[Pending], head: Head) -> Chained:
+    """Number and hash ``pending`` after ``head``: the rows to insert, nothing sent yet."""
     seq, prev = head.seq, head.hash
     entries: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
@@ -126,24 +150,67 @@ def append_driver(
             for pos, role, ps in p.subjects
         )
         prev = digest
-    tables = ((_ENTRY, entries), (_ITEM, items), (_SUBJECT, subjects))
+    return Chained(entries, items, subjects, Head(seq, prev, head.base_seq, head.base_hash))
+
+
+def insert_chained(driver: Any, dialect: str, chained: Chained) -> None:
+    """Insert ``chained`` and move the head, in the caller's transaction (head locked)."""
+    seq, prev = chained.head.seq, chained.head.hash
     if dialect == "postgresql":
-        if len(entries) + len(items) + len(subjects) <= PIPELINE_MAX_ROWS:
-            _pg_pipelined(driver, tables, seq, prev)
-            return Head(seq, prev, head.base_seq, head.base_hash)
-        for table, rows in tables:
+        if chained.row_count <= PIPELINE_MAX_ROWS:
+            _pg_pipelined(driver, chained.tables, seq, prev)
+            return
+        for table, rows in chained.tables:
             _copy(driver, table, rows)
     else:
         cursor = driver.cursor()
         try:
-            for table, rows in tables:
+            for table, rows in chained.tables:
                 if rows:
                     columns = list(rows[0])
                     cursor.executemany(_insert_sql(table, columns, "?"), _sqlite_rows(rows))
         finally:
             cursor.close()
     _execute(driver, _update_head_sql(dialect), (seq, prev))
-    return Head(seq, prev, head.base_seq, head.base_hash)
+
+
+class HeadMoved(Exception):
+    """Another writer appended after the head this writer knew: nothing was written."""
+
+
+#: Moves the head only from the head the writer knows, and otherwise fails the statement
+#: (1 / 0 rows), which aborts the rest of the pipeline: the inserts and the COMMIT.
+_MOVE_KNOWN_HEAD = (
+    f"WITH moved AS (UPDATE {_HEAD.name} SET seq = %s, hash = %s "  # noqa: S608
+    "WHERE id = 1 AND seq = %s AND hash = %s RETURNING 1) SELECT 1 / count(*) FROM moved"
+)
+
+
+def commit_from_known_head(driver: Any, chained: Chained, known: Head) -> None:
+    """PostgreSQL: move the head from ``known``, insert and commit, all in one round trip.
+
+    ``chained`` must be chained after ``known``. The guarded UPDATE takes the head's row lock
+    first, so writers are serialised as with ``SELECT … FOR UPDATE``; if the head is no
+    longer ``known`` the transaction is rolled back and :class:`HeadMoved` raised.
+    """
+    import psycopg  # PostgreSQL only: a SQLite-only install never gets here
+
+    cursor = driver.cursor()
+    try:
+        with driver.pipeline():
+            cursor.execute(
+                _MOVE_KNOWN_HEAD, (chained.head.seq, chained.head.hash, known.seq, known.hash)
+            )
+            for table, rows in chained.tables:
+                if rows:
+                    columns = list(rows[0])
+                    cursor.executemany(_insert_sql(table, columns, "%s"), _tuples(rows, columns))
+            driver.commit()
+    except psycopg.errors.DivisionByZero:
+        driver.rollback()
+        raise HeadMoved from None
+    finally:
+        cursor.close()
 
 
 def _update_head_sql(dialect: str) -> str:

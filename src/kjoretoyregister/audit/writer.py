@@ -35,10 +35,14 @@ from sqlalchemy import Engine
 from kjoretoyregister.audit import chain, walcheckpoint
 from kjoretoyregister.audit.anchor_schedule import PeriodicAnchors
 from kjoretoyregister.audit.chainwrite import (
+    PIPELINE_MAX_ROWS,
     Head,
+    HeadMoved,
     Pending,
     append,
     append_driver,
+    chain_rows,
+    commit_from_known_head,
     lock_head,
     lock_head_driver,
     write_checkpoint,
@@ -56,6 +60,11 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = get_logger(__name__)
+
+#: Batches sent the locking way after the head was found moved by another writer.
+_KNOWN_HEAD_PAUSE = 32
+#: ``_commit_from_known_head`` did not try (or was refused without writing anything).
+_NOT_TRIED = Head(-1, "", -1, "")
 
 #: Re-exported: callers chain entries through the writer module's names.
 __all__ = [
@@ -222,6 +231,10 @@ class DurableAuditSink:
         if self._dialect not in {"sqlite", "postgresql"}:
             raise ValueError(f"the audit log supports SQLite and PostgreSQL, not {self._dialect}")
         self._raw: Any = None
+        #: PostgreSQL: the head this writer last committed, and how many batches to send the
+        #: locking way before guessing from it again after another writer moved the head.
+        self._head: Head | None = None
+        self._known_head_pause = 0
         self._anchors = (
             PeriodicAnchors(engine, anchor_key, anchor_file, anchor_interval_s)
             if anchor_key is not None and anchor_file is not None
@@ -350,13 +363,24 @@ class DurableAuditSink:
 
     def _commit(self, events: Sequence[AuditEvent]) -> None:
         pending = [encode_event(ev, self._pz) for ev in events]
+        now = _time.monotonic()
+        checkpoint = bool(self._checkpoint_interval_s) and (
+            now - self._last_checkpoint >= self._checkpoint_interval_s
+        )
+        expected: Head | None = None
+        if not checkpoint:
+            expected = self._commit_from_known_head(pending)
+            if expected is None:
+                return
         conn, head = self._begin()
         driver = conn.driver_connection
         try:
-            now = _time.monotonic()
-            checkpoint = bool(self._checkpoint_interval_s) and (
-                now - self._last_checkpoint >= self._checkpoint_interval_s
-            )
+            if expected is not None and head.hash == expected.hash and head.seq == expected.seq:
+                # The one-round-trip commit landed before its connection failed (the head
+                # holds this very batch's hash): it is committed, exactly once.
+                driver.rollback()
+                self._head = head
+                return
             head = append_driver(driver, self._dialect, pending, head)
             if checkpoint:
                 write_checkpoint_driver(driver, self._dialect, head, "periodic")
@@ -366,8 +390,40 @@ class DurableAuditSink:
             # not committed; a fresh connection next time beats guessing the state of this one.
             self._discard(conn)
             raise
+        self._head = head if self._dialect == "postgresql" else None
         if checkpoint:
             self._last_checkpoint = now
+
+    def _commit_from_known_head(self, pending: Sequence[Pending]) -> Head | None:
+        """PostgreSQL: commit in one round trip from the head this writer last committed.
+
+        Returns None when committed. Otherwise the batch goes the locking way (three round
+        trips), and this returns the head the attempt would have made if its outcome is
+        unknown (the connection failed), so that the caller can tell whether it landed.
+        """
+        known, conn = self._head, self._raw
+        if known is None or conn is None or self._dialect != "postgresql":
+            return _NOT_TRIED
+        if self._known_head_pause > 0:
+            # Another writer (a second worker or instance) moved the head lately: while it
+            # keeps doing so, a guess from our last head would mostly cost a wasted round trip.
+            self._known_head_pause -= 1
+            return _NOT_TRIED
+        chained = chain_rows(pending, known)
+        if chained.row_count > PIPELINE_MAX_ROWS:
+            return _NOT_TRIED
+        try:
+            commit_from_known_head(conn.driver_connection, chained, known)
+        except HeadMoved:
+            self._head = None
+            self._known_head_pause = _KNOWN_HEAD_PAUSE
+            return _NOT_TRIED
+        except Exception:
+            self._head = None
+            self._discard(conn)
+            return chained.head
+        self._head = chained.head
+        return None
 
     def _begin(self) -> tuple[Any, Head]:
         """Open the write transaction and lock the head, on a fresh connection if need be.

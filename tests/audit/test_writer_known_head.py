@@ -1,0 +1,116 @@
+"""PostgreSQL: the writer's one-round-trip commit from the head it last committed.
+
+The guarded head UPDATE must keep the chain linear when another writer moved the head, and
+a commit whose outcome is unknown (the connection failed around it) must land exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, text
+
+from kjoretoyregister.audit import chainwrite, writer
+from kjoretoyregister.audit.pseudonyms import Pseudonymizer
+from kjoretoyregister.audit.verify import verify
+from kjoretoyregister.audit.writer import DurableAuditSink
+from kjoretoyregister.store.db import make_engine
+from kjoretoyregister.store.testing import postgres_schema
+
+from .conftest import EventFactory
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    with postgres_schema(postgres_url) as url:
+        yield url
+
+
+def _seqs(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(text("SELECT seq FROM audit_entry ORDER BY seq"))]
+
+
+async def test_alternating_writers_keep_one_chain(
+    pg_url: str, pz: Pseudonymizer, event: EventFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A, B, A, B…: every commit of A after one of B starts from a head B has moved. The
+    guard refuses it cleanly (no error, the connection kept) and the batch goes the locking
+    way."""
+    discarded: list[object] = []
+    monkeypatch.setattr(DurableAuditSink, "_discard", lambda self, conn: discarded.append(conn))
+    e1, e2 = make_engine(pg_url), make_engine(pg_url)
+    try:
+        async with DurableAuditSink(e1, pz) as a, DurableAuditSink(e2, pz) as b:
+            for n in range(40):
+                await (a if n % 2 == 0 else b).record(event(integrasjon=f"i{n}"))
+        assert _seqs(e1) == list(range(1, 41))
+        assert discarded == []
+        report = verify(e1)
+        assert report.ok, report.problems
+    finally:
+        e1.dispose()
+        e2.dispose()
+
+
+async def test_one_writer_commits_from_its_known_head(
+    pg_url: str, pz: Pseudonymizer, event: EventFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alone on the chain, every commit after the first takes the one-round-trip way."""
+    calls: list[int] = []
+    real = chainwrite.commit_from_known_head
+
+    def counting(driver: Any, chained: chainwrite.Chained, known: chainwrite.Head) -> None:
+        real(driver, chained, known)
+        calls.append(chained.head.seq)
+
+    monkeypatch.setattr(writer, "commit_from_known_head", counting)
+    engine = make_engine(pg_url)
+    try:
+        async with DurableAuditSink(engine, pz) as sink:
+            for _ in range(10):
+                await sink.record(event())
+        assert calls == list(range(2, 11))
+        assert verify(engine).ok
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("landed", [True, False])
+async def test_unknown_outcome_lands_exactly_once(
+    pg_url: str,
+    pz: Pseudonymizer,
+    event: EventFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    landed: bool,
+) -> None:
+    """The connection fails around the one-round-trip commit: after it (the commit landed)
+    or before it (nothing sent). Either way the batch is in the chain once, no 503.
+
+    The failure is injected (a real network fault at exactly that point cannot be produced
+    here); the commit and everything around it run on the real PostgreSQL.
+    """
+    real = chainwrite.commit_from_known_head
+
+    def failing(driver: Any, chained: chainwrite.Chained, known: chainwrite.Head) -> None:
+        if landed:
+            real(driver, chained, known)
+        raise psycopg.OperationalError("consuming input failed: server closed the connection")
+
+    engine = make_engine(pg_url)
+    try:
+        async with DurableAuditSink(engine, pz) as sink:
+            await sink.record(event())
+            monkeypatch.setattr(writer, "commit_from_known_head", failing)
+            await sink.record(event())
+            monkeypatch.setattr(writer, "commit_from_known_head", real)
+            await sink.record(event())
+        assert _seqs(engine) == [1, 2, 3]
+        assert verify(engine).ok
+    finally:
+        engine.dispose()
