@@ -1,12 +1,14 @@
 """Gateway vs nginx proxy_pass vs direct, side by side, on the same upstreams (loopback only).
 
 Two upstreams: a fixed-response aiohttp server (``gateway_fixed_upstream.py``) and the SVV
-simulator on a generated register. For each upstream, five configurations get the same
+simulator on a generated register. For each upstream, these configurations get the same
 ``POST …/bulk/kjennemerke`` (one plate, the three Fiks headers):
 
 - ``direct``: the upstream itself (with SVV Basic auth);
 - ``nginx 1w`` / ``nginx 2w``: nginx ``proxy_pass`` with a keep-alive upstream pool, rewriting
   the path and injecting the Basic credentials (no checks);
+- ``aiohttp proxy 1w``: the ceiling of the gateway's own stack, an aiohttp server forwarding
+  with aiohttp's client and nothing else (``aiohttp_bare_proxy.py``; no checks, no audit);
 - ``gateway 1w`` / ``gateway 2w``: ``kjoretoyregister gateway serve --workers N --audit none``
   (``--audit durable`` to include the durable audit log) with every check on (token verified
   — then cached until exp —, integration password via Konfigurasjon, activation + privilege,
@@ -65,8 +67,8 @@ RATE = 500
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 #: Gateway config name prefix per store (the report orders rows by these).
 STORE_PREFIX = {"sqlite": "gateway", "postgresql": "gateway pg"}
-ORDER = ["direct", "nginx 1w", "nginx 2w", "gateway 1w", "gateway 2w", "gateway pg 1w"]
-ORDER.append("gateway pg 2w")
+ORDER = ["direct", "nginx 1w", "nginx 2w", "aiohttp proxy 1w", "gateway 1w", "gateway 2w"]
+ORDER += ["gateway pg 1w", "gateway pg 2w"]
 
 
 def free_port() -> int:
@@ -319,6 +321,13 @@ def stack(
             for listen, up in zip(routes, upstreams, strict=True):
                 urls[up][f"nginx {workers}w"] = f"http://127.0.0.1:{listen}{api}"
                 pgid[up][f"nginx {workers}w"] = nginx
+        for up in upstreams:
+            # The stack's own ceiling: aiohttp server + client, nothing else (one process).
+            port = free_port()
+            cmd = [PY, str(HERE / "aiohttp_bare_proxy.py"), str(port)]
+            cmd += [f"http://127.0.0.1:{ports[up]}{SVV_BASE}", basic]
+            pgid[up]["aiohttp proxy 1w"] = procs.start(cmd, env, log).pid
+            urls[up]["aiohttp proxy 1w"] = f"http://127.0.0.1:{port}{api}"
         genv = {**env, "KJR_GATEWAY__SVV_PASSWORD": svv_pw}
         headers_of: dict[str, str] = {}  # config name -> which Fiks headers it takes
         for up in upstreams:
