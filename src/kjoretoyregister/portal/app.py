@@ -42,6 +42,7 @@ from kjoretoyregister.gateway.forwarding import Upstream
 from kjoretoyregister.logs import redact_protocol_errors
 from kjoretoyregister.portal import admin, admin_audit, min_innsyn, views
 from kjoretoyregister.portal.db_sessions import DatabaseSessionStore
+from kjoretoyregister.portal.login_limit import LoginLimiter
 from kjoretoyregister.portal.lookup import PortalGateway
 from kjoretoyregister.portal.oidc import RelyingParty
 from kjoretoyregister.portal.redis_sessions import RedisSessionStore
@@ -102,6 +103,7 @@ def create_portal_app(
         pseudonymizer=pseudonymizer,
         templates=make_templates(),
         clock=clock,
+        login_limiter=LoginLimiter(settings),
     )
     redact_protocol_errors()
     app = web.Application(middlewares=[portal_middleware], client_max_size=MAX_FORM_BYTES)
@@ -145,6 +147,8 @@ def create_portal_app(
             await upstream.close()
             await http.close()
             await sessions.close()
+            if portal.login_limiter is not None:
+                await portal.login_limiter.close()
 
     app.cleanup_ctx.append(lifecycle)
     r = app.router
