@@ -3,14 +3,16 @@ counts: the peer's, or behind a trusted proxy the client's from ``X-Forwarded-Fo
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from kjoretoyregister.config import PortalSettings
-from portal.conftest import browser_session
-from portal.helpers import Template, start_portal_stack
+from kjoretoyregister.logs import configure_logging
+from portal.conftest import browser_session, login, login_until_callback
+from portal.helpers import EMPLOYEE, Template, start_portal_stack
 
 
 async def _statuses(
@@ -80,3 +82,31 @@ async def test_limits_off(tmp_path: Path, register_path: Path, portal_template: 
 def test_trusted_proxies_must_be_addresses() -> None:
     with pytest.raises(ValidationError):
         PortalSettings.model_validate({"trusted_proxies": ["proxy.example"]})
+
+
+async def test_person_limit_logs_no_identity(
+    tmp_path: Path,
+    register_path: Path,
+    portal_template: Template,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Refused logins are logged by scope only: no fødselsnummer, name, pseudonym or address."""
+    configure_logging("DEBUG")
+    caplog.set_level(logging.DEBUG)
+    async with start_portal_stack(
+        tmp_path / "stack",
+        register_path=register_path,
+        template=portal_template,
+        portal={"login_limit_per_person": 1},
+    ) as s:
+        async with browser_session() as http:
+            await login(http, s, EMPLOYEE.pid, EMPLOYEE.name)
+        async with browser_session() as http:
+            resp, page = await login_until_callback(http, s, EMPLOYEE.pid, EMPLOYEE.name)
+        assert resp.status == 429 and "For mange innloggingsforsøk" in page
+        pseudonym = s.pseudonymizer.pseudonym("fodselsnummer", EMPLOYEE.pid)
+    logs = capsys.readouterr().err + caplog.text
+    assert "portal_login_rate_limited" in logs
+    leaked = [v for v in (EMPLOYEE.pid, EMPLOYEE.name, pseudonym, "127.0.0.1") if v in logs]
+    assert leaked == []

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import pytest
@@ -28,7 +27,7 @@ from sqlalchemy import select
 from kjoretoyregister.audit.models import AuditEntry
 from kjoretoyregister.portal.models import PortalSessionRow
 from kjoretoyregister.store.testing import postgres_schema
-from portal.conftest import browser_session, csrf_of, login
+from portal.conftest import browser_session, csrf_of, login, login_until_callback
 from portal.helpers import ADMINISTRATOR, EMPLOYEE, PortalStack, Template, start_portal_stack
 
 
@@ -239,7 +238,7 @@ async def test_login_limit_per_person_counts_logins_on_both_instances(
             await login(http, b, ADMINISTRATOR.pid, ADMINISTRATOR.name)
         for at in (a, b):  # the third login of the same person: ID-porten said yes, we say 429
             async with browser_session() as http:
-                resp, page = await _login_until_callback(http, at, EMPLOYEE.pid, EMPLOYEE.name)
+                resp, page = await login_until_callback(http, at, EMPLOYEE.pid, EMPLOYEE.name)
                 _assert_refused(resp, page)
                 async with http.get(at.portal_url) as front:
                     assert "Logg inn med ID-porten" in await front.text()
@@ -250,26 +249,6 @@ async def test_login_limit_per_person_counts_logins_on_both_instances(
         await client.aclose()
     pseudonym = s.pseudonymizer.pseudonym("fodselsnummer", EMPLOYEE.pid)
     assert keys and all(EMPLOYEE.pid not in k and pseudonym not in k for k in keys)
-
-
-async def _login_until_callback(
-    http: aiohttp.ClientSession, s: PortalStack, pid: str, name: str
-) -> tuple[aiohttp.ClientResponse, str]:
-    """The login walk of ``conftest.login``, returning the callback's answer as it is."""
-    async with http.get(s.portal_url + "logg-inn", allow_redirects=False) as resp:
-        authorize = resp.headers["Location"]
-    async with http.get(authorize) as resp:
-        assert resp.status == 200
-    params = dict(parse_qsl(urlsplit(authorize).query))
-    form = {
-        k: params.get(k, "")
-        for k in ("client_id", "redirect_uri", "state", "nonce", "code_challenge", "scope")
-    }
-    form.update(pid=pid, name=name)
-    async with http.post(authorize.split("?", 1)[0], data=form, allow_redirects=False) as resp:
-        callback = resp.headers["Location"]
-    async with http.get(callback, allow_redirects=False) as resp:
-        return resp, await resp.text()
 
 
 async def test_unreachable_redis_is_503_not_500(
