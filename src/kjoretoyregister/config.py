@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyAddress,
     SecretStr,
     ValidationError,
     field_validator,
@@ -265,10 +266,28 @@ class PortalSettings(_Section):
     page_size: int = Field(20, ge=1, le=100, description="Hits per page in owner searches")
     redis_url: str | None = Field(
         None,
-        description="Sessions (with CSRF and OIDC login state) in Redis, shared by every "
-        "portal instance (redis://…); None = this process's memory",
+        description="Sessions (with CSRF and OIDC login state) and login rate-limit counters "
+        "in Redis, shared by every portal instance (redis://…); None = sessions in the "
+        "database (still shared), login counters in this process",
     )
     redis_prefix: str = Field("kjr", min_length=1, description="Key prefix in Redis")
+    login_limit_window_s: int = Field(
+        60, ge=1, le=86_400, description="Window of the login rate limits, in seconds"
+    )
+    login_limit_per_ip: int = Field(
+        60,
+        ge=0,
+        description="Login requests (start + return from ID-porten) per client address and "
+        "window; 0 = off. One login is two requests; offices behind one NAT share it",
+    )
+    login_limit_per_person: int = Field(
+        10, ge=0, description="Completed logins per person (keyed hash of the pid) and window"
+    )
+    trusted_proxies: list[IPvAnyAddress] = Field(
+        default_factory=list,
+        description="Addresses of the reverse proxies in front; from these the client "
+        "address is the last X-Forwarded-For entry (else the peer address counts)",
+    )
 
 
 class HttpSettings(_Section):

@@ -87,3 +87,23 @@ async def login(http: aiohttp.ClientSession, s: PortalStack, pid: str, name: str
     async with http.get(callback) as resp:
         assert resp.status == 200, await resp.text()
         return await resp.text()
+
+
+async def login_until_callback(
+    http: aiohttp.ClientSession, s: PortalStack, pid: str, name: str
+) -> tuple[aiohttp.ClientResponse, str]:
+    """The login walk of ``conftest.login``, returning the callback's answer as it is."""
+    async with http.get(s.portal_url + "logg-inn", allow_redirects=False) as resp:
+        authorize = resp.headers["Location"]
+    async with http.get(authorize) as resp:
+        assert resp.status == 200
+    params = dict(parse_qsl(urlsplit(authorize).query))
+    form = {
+        k: params.get(k, "")
+        for k in ("client_id", "redirect_uri", "state", "nonce", "code_challenge", "scope")
+    }
+    form.update(pid=pid, name=name)
+    async with http.post(authorize.split("?", 1)[0], data=form, allow_redirects=False) as resp:
+        callback = resp.headers["Location"]
+    async with http.get(callback, allow_redirects=False) as resp:
+        return resp, await resp.text()

@@ -121,28 +121,35 @@ def make_template(directory: Path) -> Template:
     """Migrate and seed a database (orgs, integration, persons) and a Maskinporten state."""
     directory.mkdir(parents=True, exist_ok=True)
     db_path = directory / "kjr.db"
-    ids = seed_konfig(f"sqlite:///{db_path}")
-    engine = make_engine(f"sqlite:///{db_path}")
-    try:
-        seed_persons(make_session_factory(engine), Pseudonymizer(AUDIT_SECRET), ids["fiks_org_id"])
-    finally:
-        engine.dispose()
+    ids = seed_database(f"sqlite:///{db_path}")
     mp_state = MaskinportenState.open(directory / "mp")
     client = make_client(mp_state, CLIENT_ID, SUPPLIER_ORGNR, ["ks:fiks"])
     return Template(db_path, directory / "mp", ids, client)
 
 
-def _copy_template(template: Template, workdir: Path) -> None:
+def _copy_template(template: Template, workdir: Path, *, database: bool = True) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
-    # SQLite's backup API, not a file copy: the template is in WAL mode and its last commits
-    # may still sit in the -wal file while another connection keeps it open.
-    src, dst = sqlite3.connect(template.db_path), sqlite3.connect(workdir / "kjr.db")
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
+    if database:
+        # SQLite's backup API, not a file copy: the template is in WAL mode and its last
+        # commits may still sit in the -wal file while another connection keeps it open.
+        src, dst = sqlite3.connect(template.db_path), sqlite3.connect(workdir / "kjr.db")
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
     shutil.copytree(template.mp_dir, workdir / "mp")
+
+
+def seed_database(database_url: str) -> dict[str, str]:
+    """Migrate and seed another database (e.g. a PostgreSQL schema) like the template."""
+    ids = seed_konfig(database_url)
+    engine = make_engine(database_url)
+    try:
+        seed_persons(make_session_factory(engine), Pseudonymizer(AUDIT_SECRET), ids["fiks_org_id"])
+    finally:
+        engine.dispose()
+    return ids
 
 
 @asynccontextmanager
@@ -155,6 +162,7 @@ async def start_portal_stack(
     template: Template | None = None,
     clock: Callable[[], float] | None = None,
     instances: int = 1,
+    database_url: str | None = None,
 ) -> AsyncIterator[PortalStack]:
     """Start simulator, Maskinporten (+ ID-porten), gateway + portal; stop all on exit.
 
@@ -164,16 +172,22 @@ async def start_portal_stack(
         template: copy this seeded state instead of seeding anew (faster).
         clock: the portal's session clock (tests of timeouts advance it by hand).
         instances: serve this many gateway+portal instances on the same database and audit
-            sink (each with its own session store); their roots are in ``extra["roots"]``.
+            sink (each with its own session store object); their roots are in
+            ``extra["roots"]``.
+        database_url: use this (empty, e.g. a fresh PostgreSQL schema) database, migrated and
+            seeded here, instead of a copy of the template's SQLite file.
     """
     from kjoretoyregister.svv.register import Register
     from kjoretoyregister.svv.server import create_app as create_simulator
 
     if template is None:
         template = await asyncio.to_thread(make_template, workdir / "template")
-    await asyncio.to_thread(_copy_template, template, workdir)
-    database_url = f"sqlite:///{workdir / 'kjr.db'}"
-    ids = dict(template.ids)
+    await asyncio.to_thread(_copy_template, template, workdir, database=database_url is None)
+    if database_url is None:
+        database_url = f"sqlite:///{workdir / 'kjr.db'}"
+        ids = dict(template.ids)
+    else:
+        ids = await asyncio.to_thread(seed_database, database_url)
     engine = make_engine(database_url)
     factory = make_session_factory(engine)
     pz = Pseudonymizer(AUDIT_SECRET)

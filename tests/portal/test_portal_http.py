@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 import aiohttp
 import orjson
@@ -147,20 +148,32 @@ async def test_secure_cookie_when_configured(tmp_path, register_path, portal_tem
     assert any("Secure" in c and "HttpOnly" in c and "SameSite=Lax" in c for c in set_cookie)
 
 
+def _store_settings(request: pytest.FixtureRequest, kind: str) -> dict[str, str]:
+    """Portal settings for sessions in the database (the default) or in Redis."""
+    if kind == "database":
+        return {}
+    prefix = "kjrtest-" + secrets.token_hex(6)
+    return {"redis_url": request.getfixturevalue("redis_url"), "redis_prefix": prefix}
+
+
+@pytest.mark.parametrize("shared_store", ["database", "redis"])
 async def test_session_idle_timeout_logs_out(
     tmp_path,
     register_path,
-    portal_template,  # type: ignore[no-untyped-def]
+    portal_template,
+    shared_store,
+    request,  # type: ignore[no-untyped-def]
 ) -> None:
     from portal.helpers import ManualClock, start_portal_stack
 
     clock = ManualClock()
+    store = _store_settings(request, shared_store)
     async with (
         start_portal_stack(
             tmp_path / "s",
             register_path=register_path,
             template=portal_template,
-            portal={"idle_timeout_s": 60, "absolute_timeout_s": 3600},
+            portal={"idle_timeout_s": 60, "absolute_timeout_s": 3600, **store},
             clock=clock,
         ) as s,
         browser_session() as http,
@@ -176,20 +189,24 @@ async def test_session_idle_timeout_logs_out(
         assert "økten var utløpt" in page
 
 
+@pytest.mark.parametrize("shared_store", ["database", "redis"])
 async def test_session_absolute_timeout(
     tmp_path,
     register_path,
-    portal_template,  # type: ignore[no-untyped-def]
+    portal_template,
+    shared_store,
+    request,  # type: ignore[no-untyped-def]
 ) -> None:
     from portal.helpers import ManualClock, start_portal_stack
 
     clock = ManualClock()
+    store = _store_settings(request, shared_store)
     async with (
         start_portal_stack(
             tmp_path / "s",
             register_path=register_path,
             template=portal_template,
-            portal={"idle_timeout_s": 60, "absolute_timeout_s": 100},
+            portal={"idle_timeout_s": 60, "absolute_timeout_s": 100, **store},
             clock=clock,
         ) as s,
         browser_session() as http,

@@ -41,6 +41,8 @@ from kjoretoyregister.config import GatewaySettings, PortalSettings
 from kjoretoyregister.gateway.forwarding import Upstream
 from kjoretoyregister.logs import redact_protocol_errors
 from kjoretoyregister.portal import admin, admin_audit, min_innsyn, views
+from kjoretoyregister.portal.db_sessions import DatabaseSessionStore
+from kjoretoyregister.portal.login_limit import LoginLimiter
 from kjoretoyregister.portal.lookup import PortalGateway
 from kjoretoyregister.portal.oidc import RelyingParty
 from kjoretoyregister.portal.redis_sessions import RedisSessionStore
@@ -85,14 +87,14 @@ def create_portal_app(
         audit_sink: the gateway's audit sink; persons' lookups are recorded there.
         pseudonymizer: the audit pseudonymizer (person keys, audit reads).
         gateway: the gateway's settings: SVV URL and the gateway's SVV credentials, timeouts.
-        clock: seconds clock for session and login timeouts (tests); default monotonic, or
-            wall-clock time with Redis sessions (every instance must agree on it).
+        clock: seconds clock for session and login timeouts (tests); default wall-clock time
+            (sessions are shared by every instance, which must agree on it).
 
     Returns:
         An application to serve standalone or mount (``parent.add_subapp("/portal", app)``).
     """
     if clock is None:
-        clock = time.time if settings.redis_url else time.monotonic
+        clock = time.time
     portal = Portal(
         settings=settings,
         engine=engine,
@@ -101,6 +103,7 @@ def create_portal_app(
         pseudonymizer=pseudonymizer,
         templates=make_templates(),
         clock=clock,
+        login_limiter=LoginLimiter(settings),
     )
     redact_protocol_errors()
     app = web.Application(middlewares=[portal_middleware], client_max_size=MAX_FORM_BYTES)
@@ -115,7 +118,8 @@ def create_portal_app(
             clock=clock,
         )
     else:
-        sessions = SessionStore(
+        sessions = DatabaseSessionStore(
+            engine,
             idle_timeout_s=settings.idle_timeout_s,
             absolute_timeout_s=settings.absolute_timeout_s,
             clock=clock,
@@ -143,6 +147,8 @@ def create_portal_app(
             await upstream.close()
             await http.close()
             await sessions.close()
+            if portal.login_limiter is not None:
+                await portal.login_limiter.close()
 
     app.cleanup_ctx.append(lifecycle)
     r = app.router

@@ -13,38 +13,20 @@ makes the request fail (no session is better than a session the other instances 
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import math
 import time
 from collections.abc import Callable
-from typing import Any
 
-import orjson
+from kjoretoyregister.portal.sessions import (
+    PortalSession,
+    SessionStore,
+    SessionStoreUnavailable,
+    decode_session,
+    encode_session,
+    store_key,
+)
 
-from kjoretoyregister.portal.sessions import PendingLogin, Person, PortalSession, SessionStore
-
-
-class SessionStoreUnavailable(Exception):
-    """Redis could not be reached for a session read or write."""
-
-
-def _encode(session: PortalSession) -> bytes:
-    data = dataclasses.asdict(session)
-    del data["sid"]  # the cookie value stays out of Redis: its key is only a hash of it
-    return orjson.dumps(data)
-
-
-def _decode(sid: str, raw: bytes) -> PortalSession:
-    data: dict[str, Any] = orjson.loads(raw)
-    person = data.pop("person", None)
-    login = data.pop("login", None)
-    return PortalSession(
-        sid=sid,
-        **data,
-        person=Person(**person) if person else None,
-        login=PendingLogin(**login) if login else None,
-    )
+__all__ = ["RedisSessionStore", "SessionStoreUnavailable"]
 
 
 class RedisSessionStore(SessionStore):
@@ -68,7 +50,7 @@ class RedisSessionStore(SessionStore):
         self._prefix = f"{prefix}:portal:session:"
 
     def _key(self, sid: str) -> str:
-        return self._prefix + hashlib.sha256(sid.encode()).hexdigest()
+        return self._prefix + store_key(sid)
 
     async def get(self, sid: str | None) -> tuple[PortalSession | None, bool]:
         if not sid:
@@ -81,7 +63,7 @@ class RedisSessionStore(SessionStore):
             raise SessionStoreUnavailable() from exc
         if raw is None:
             return None, False
-        session = _decode(sid, raw if isinstance(raw, bytes) else raw.encode())
+        session = decode_session(sid, raw)
         now = self._clock()
         if self._expired(session, now):
             await self.delete(sid)
@@ -93,12 +75,9 @@ class RedisSessionStore(SessionStore):
         from redis.exceptions import RedisError
 
         now = self._clock()
-        left = min(
-            session.last_seen + self.idle_timeout_s, session.created + self.absolute_timeout_s
-        )
-        ttl_ms = max(1, math.ceil((left - now) * 1000))
+        ttl_ms = max(1, math.ceil((self.expires_at(session) - now) * 1000))
         try:
-            await self._redis.set(self._key(session.sid), _encode(session), px=ttl_ms)
+            await self._redis.set(self._key(session.sid), encode_session(session), px=ttl_ms)
         except (RedisError, OSError) as exc:
             raise SessionStoreUnavailable() from exc
 

@@ -24,8 +24,12 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from kjoretoyregister.logs import get_logger
-from kjoretoyregister.portal.redis_sessions import SessionStoreUnavailable
-from kjoretoyregister.portal.sessions import COOKIE_NAME, PortalSession, SessionStore
+from kjoretoyregister.portal.sessions import (
+    COOKIE_NAME,
+    PortalSession,
+    SessionStore,
+    SessionStoreUnavailable,
+)
 
 log = get_logger(__name__)
 

@@ -1,11 +1,13 @@
-"""Server-side sessions: a random id in an HttpOnly cookie, the data in memory or in Redis.
+"""Server-side sessions: a random id in an HttpOnly cookie, the data in a shared store.
 
 Why server-side: a logout or a timeout ends the session for real (a signed cookie would stay
-valid until it expires), and nothing about the person travels in the cookie. In memory
-(:class:`SessionStore`) sessions do not survive a restart and are not shared between
-processes; with ``KJR_PORTAL__REDIS_URL`` they live in Redis
-(:class:`~kjoretoyregister.portal.redis_sessions.RedisSessionStore`), so any instance behind
-a load balancer serves any session and a logout on one ends it on all.
+valid until it expires), and nothing about the person travels in the cookie. The portal keeps
+sessions in Redis with ``KJR_PORTAL__REDIS_URL``
+(:class:`~kjoretoyregister.portal.redis_sessions.RedisSessionStore`), else in its database
+(:class:`~kjoretoyregister.portal.db_sessions.DatabaseSessionStore`): either way any instance
+behind a load balancer serves any session and a logout on one ends it on all. The in-memory
+:class:`SessionStore` defines the interface and the timeout rules (and serves unit tests);
+its sessions are neither shared nor kept over a restart.
 
 Timeouts: *idle* (no request for ``idle_timeout_s``) and *absolute* (``absolute_timeout_s``
 after login, however busy). A login always gets a fresh session id (no session fixation).
@@ -14,10 +16,15 @@ Each session carries its CSRF synchronizer token (see :mod:`kjoretoyregister.por
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 COOKIE_NAME = "kjr_portal"
 #: More live sessions than this and the oldest-idle are dropped (memory bound).
@@ -63,6 +70,38 @@ class PortalSession:
         return notice
 
 
+class SessionStoreUnavailable(Exception):
+    """The shared session store (Redis or the database) could not be reached."""
+
+
+def encode_session(session: PortalSession) -> bytes:
+    """The session as JSON, without its id (shared stores key it by a hash of the id only)."""
+    data = dataclasses.asdict(session)
+    del data["sid"]  # the cookie value stays out of the store: its key is only a hash of it
+    return orjson.dumps(data)
+
+
+def decode_session(sid: str, raw: bytes | str) -> PortalSession:
+    """The session :func:`encode_session` wrote, under the id the cookie named."""
+    data: dict[str, Any] = orjson.loads(raw)
+    person = data.pop("person", None)
+    login = data.pop("login", None)
+    return PortalSession(
+        sid=sid,
+        **data,
+        person=Person(**person) if person else None,
+        login=PendingLogin(**login) if login else None,
+    )
+
+
+def store_key(sid: str) -> str:
+    """What a shared store names a session by: SHA-256 of the cookie value, hex (64 chars).
+
+    A dump of Redis or of the session table therefore hands out no live cookie.
+    """
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
 class SessionStore:
     """Sessions by id with idle and absolute timeouts, in this process's memory.
 
@@ -92,6 +131,12 @@ class SessionStore:
 
     def _expired(self, s: PortalSession, now: float) -> bool:
         return now - s.last_seen > self.idle_timeout_s or now - s.created > self.absolute_timeout_s
+
+    def expires_at(self, session: PortalSession) -> float:
+        """When ``session`` ends if unused: the sooner of its idle and absolute timeouts."""
+        return min(
+            session.last_seen + self.idle_timeout_s, session.created + self.absolute_timeout_s
+        )
 
     def new(self) -> PortalSession:
         """A new empty session with a fresh id and CSRF token (stored by :meth:`save`)."""

@@ -95,6 +95,25 @@ async def home(request: web.Request) -> web.Response:
     return render(request, "home.html", ctx)
 
 
+TOO_MANY_LOGINS = "For mange innloggingsforsøk. Vent litt og prøv igjen."
+
+
+def _too_many(request: web.Request, retry_after: int, scope: str) -> web.Response:
+    """429 with ``Retry-After``; the attempt is not processed (the middleware adds headers)."""
+    log.info("portal_login_rate_limited", scope=scope, retry_after_s=retry_after)
+    response = error_page(
+        request, 429, f"{TOO_MANY_LOGINS} (Du kan prøve igjen om {retry_after} sekunder.)"
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+async def _address_limited(request: web.Request) -> web.Response | None:
+    limiter = request.app[PORTAL_KEY].login_limiter
+    wait = await limiter.hit_address(request) if limiter is not None else None
+    return None if wait is None else _too_many(request, wait, "address")
+
+
 def _redirect_uri(request: web.Request) -> str:
     portal = request.app[PORTAL_KEY]
     configured = portal.settings.redirect_uri
@@ -107,6 +126,8 @@ async def login(request: web.Request) -> web.Response:
     """Start the OIDC login: remember state/nonce/verifier, send the browser to ID-porten."""
     portal = request.app[PORTAL_KEY]
     assert portal.rp is not None
+    if (refused := await _address_limited(request)) is not None:
+        return refused
     session = ensure_session(request)
     try:
         target, pending = await portal.rp.begin(_redirect_uri(request), portal.clock())
@@ -120,6 +141,8 @@ async def callback(request: web.Request) -> web.Response:
     """ID-porten sends the browser back here with ``code`` and ``state``."""
     portal = request.app[PORTAL_KEY]
     assert portal.rp is not None
+    if (refused := await _address_limited(request)) is not None:
+        return refused
     session = session_of(request)
     pending = session.login if session is not None else None
     if request.query.get("error"):
@@ -144,6 +167,12 @@ async def callback(request: web.Request) -> web.Response:
             session.login = None
         return render(request, "login.html", None, status=400, error=str(exc))
     pseudonym = roles_service.person_key(portal.pseudonymizer, identity.pid)
+    limiter = portal.login_limiter
+    wait = await limiter.hit_person(pseudonym) if limiter is not None else None
+    if wait is not None:
+        if session is not None:
+            session.login = None
+        return _too_many(request, wait, "person")
     # A fresh session id at login: a session id planted before login is worth nothing.
     store = request.app[SESSION_KEY]
     if session is not None:

@@ -24,6 +24,7 @@ from kjoretoyregister.config import PortalSettings
 from kjoretoyregister.konfig import service
 from kjoretoyregister.konfig.models import TJENESTE
 from kjoretoyregister.portal import roles as roles_service
+from kjoretoyregister.portal.login_limit import LoginLimiter
 from kjoretoyregister.portal.lookup import Actor, OrgContext, PortalGateway
 from kjoretoyregister.portal.models import ADMIN, EIERSOK, OPPSLAG, ROLES
 from kjoretoyregister.portal.oidc import RelyingParty
@@ -48,6 +49,7 @@ class Portal:
     clock: Callable[[], float] = time.monotonic
     gateway: PortalGateway | None = None
     rp: RelyingParty | None = None
+    login_limiter: LoginLimiter | None = None
 
     async def db(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in a worker thread inside one committed transaction."""
