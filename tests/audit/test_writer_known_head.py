@@ -114,3 +114,24 @@ async def test_unknown_outcome_lands_exactly_once(
         assert verify(engine).ok
     finally:
         engine.dispose()
+
+
+async def test_values_reach_the_table_unchanged(
+    pg_url: str, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    """The one-message commit binds values on the client: quotes, backslashes, SQL, æøå and
+    emoji come back byte for byte (the verifier re-hashes what is stored)."""
+    tricky = "Parkering O'Neill \\ ''; DROP TABLE audit_entry; -- æøå ÆØÅ \U0001f697 $$ %s %(x)s"
+    engine = make_engine(pg_url)
+    try:
+        async with DurableAuditSink(engine, pz) as sink:
+            await sink.record(event())
+            await sink.record(event(purpose=tricky, case_reference="2026/1'2\\3"))
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT purpose, case_reference FROM audit_entry WHERE seq = 2")
+            ).one()
+        assert tuple(row) == (tricky, "2026/1'2\\3")
+        assert verify(engine).ok
+    finally:
+        engine.dispose()
