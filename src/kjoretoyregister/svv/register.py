@@ -106,12 +106,14 @@ def _json_list(values: Iterable[Any]) -> str:
     return orjson.dumps(list(values)).decode()
 
 
-def _epoch(dtg: datetime | None) -> int | None:
+def _epoch(dtg: datetime | None) -> float | None:
+    """Unix seconds of a dtg, to the millisecond (the register's finest time)."""
     if dtg is None:
         return None
     if dtg.tzinfo is None:
         dtg = dtg.replace(tzinfo=OSLO)
-    return math.floor(dtg.timestamp())
+    seconds = dtg.timestamp()
+    return int(seconds) if seconds.is_integer() else math.floor(seconds * 1000) / 1000
 
 
 def _check_paging(fra: int, antall: int) -> None:
@@ -227,7 +229,7 @@ class Register:
         """:meth:`by_kjennemerke` for many items at once, in request order."""
         conn = self._conn()
         wanted = [(normalise_kjennemerke(plate), _epoch(dtg)) for plate, dtg in items]
-        holders: dict[str, list[tuple[int, int, int | None]]] = {}
+        holders: dict[str, list[tuple[int, float, float | None]]] = {}
         plates = sorted({plate for plate, _ in wanted if plate})
         if plates:
             sql = (
@@ -256,10 +258,10 @@ class Register:
     def _assemble(
         self,
         conn: sqlite3.Connection,
-        wanted: list[tuple[str, int | None]],
+        wanted: list[tuple[str, float | None]],
         per_item: list[list[int]],
     ) -> list[list[VehicleResult]]:
-        pairs: dict[tuple[int, int | None], None] = {}
+        pairs: dict[tuple[int, float | None], None] = {}
         for (_, t), kuids in zip(wanted, per_item, strict=True):
             for kuid in kuids:
                 pairs[(kuid, t)] = None
@@ -316,7 +318,7 @@ class Register:
         return found
 
     def _build(
-        self, conn: sqlite3.Connection, wanted: Sequence[tuple[int, int | None]]
+        self, conn: sqlite3.Connection, wanted: Sequence[tuple[int, float | None]]
     ) -> list[VehicleResult | None]:
         """Results for (kuid, dtg) pairs, None where no vehicle (yet) exists."""
         data = self._load(conn, {kuid for kuid, _ in wanted})
@@ -802,6 +804,7 @@ def _load_lookups(conn: sqlite3.Connection, meta: dict[str, Any]) -> Lookups:
                 undertype=parsed["godkjenningsundertype"],
                 klassifisering=parsed["kjoretoyklassifisering"],
                 tekniske_data=parsed["tekniskeData"],
+                fixed=bool(parsed.get("fast", False)),
             )
         )
     return Lookups(
@@ -824,4 +827,12 @@ def _load_lookups(conn: sqlite3.Connection, meta: dict[str, Any]) -> Lookups:
         ],
         variants=variants,
         as_of=math.floor(datetime.fromisoformat(meta["as_of"]).timestamp()),
+        adresser={
+            kunde: orjson.loads(data)
+            for kunde, data in conn.execute("SELECT kunde, data FROM kundeadresser")
+        },
+        fastdata={
+            kuid: orjson.loads(data)
+            for kuid, data in conn.execute("SELECT kuid, data FROM fastdata")
+        },
     )
