@@ -19,8 +19,9 @@ embedded data of this package changes. The big tables hold small integers:
   (without the variant's subtrees), ``periodiskKjoretoyKontroll`` and ``vedtak`` ([role fom,
   vedtakstidspunkt] pairs). Its variant is a ``modellvarianter`` row of its own (``"fast"``).
 
-Times are Unix seconds (UTC); ``tom`` NULL means "still so". Generated rows hold whole seconds;
-the sisdinky rows keep SVV's milliseconds (a REAL value). Indexes are built after loading.
+Times are Unix seconds (UTC) with milliseconds, as REAL values (SVV's times carry
+milliseconds; the sisdinky rows hold SVV's own); ``tom`` NULL means "still so". Indexes are
+built after loading.
 """
 
 from __future__ import annotations
