@@ -18,6 +18,7 @@ import pytest
 from akfell_mapping import AKFELL_ONLY, compare_item, leaves, v2_path
 
 from kjoretoyregister.svv import sisdinky
+from kjoretoyregister.svv.catalog import VARIANTS
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -132,3 +133,17 @@ async def test_svv_conventions_timestamps_and_person_fields(svv_client, svv_api,
     assert int(person["fodselsnummer"][2:4]) > 80
     generelt = kjoretoy["godkjenning"]["tekniskGodkjenning"]["tekniskeData"]["generelt"]
     assert generelt["handelsbetegnelse"] == ["330e xDrive"]  # SVV's mixed case, kept
+
+
+def test_the_catalogue_uses_svvs_merkekoder() -> None:
+    """A generated BMW has SVV's BMW code (1400), not one of our own: a search by merkekode
+    finds SVV's vehicles and ours alike."""
+    catalogue = {v.model.merke: v.model.merkekode for v in VARIANTS}
+    checked = 0
+    for vehicle in sisdinky.SVV_VEHICLES:
+        assert vehicle.modell is not None
+        merke = vehicle.modell["tekniskeData"]["generelt"]["merke"][0]
+        if merke["merke"] in catalogue:
+            assert catalogue[merke["merke"]] == merke["merkeKode"], merke
+            checked += 1
+    assert checked >= 20
