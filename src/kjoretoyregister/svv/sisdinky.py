@@ -45,8 +45,6 @@ SHARED_VIN = "YV1944A0WS1234567"
 EARLIER_OWNER_EXAMPLE = ("CU10944", "2016-06-01T12:00:00+02:00", "VENNLIG ELG")
 # (old plate, new plate, when the plate changed, Oslo local time).
 PLATE_CHANGE_EXAMPLE = ("KH34512", "CU10943", "2015-04-20T09:30")
-# The plates SVV withholds wholly (its answer: OPPLYSNINGER_UTILGJENGELIG).
-WITHHELD_PLATES = ("CU11300", "CU11301")
 
 _STATUS = {name: number for number, name in enumerate(kodeverk.STATUS_NAMES)}
 _SKJERMING = {"INGEN": SKJERMING_INGEN, "HELT": SKJERMING_HELT}

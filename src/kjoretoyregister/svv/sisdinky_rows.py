@@ -62,7 +62,8 @@ def lookups() -> Lookups:
     variants: list[Row] = []
     for vehicle in sisdinky.SVV_VEHICLES:
         modell = vehicle.modell
-        assert modell is not None
+        if modell is None:
+            raise ValueError(f"{vehicle.kjennemerke}: an SVV vehicle without SVV's modell")
         data = {
             "fast": True,
             "godkjenningsundertype": modell["godkjenningsundertype"],
