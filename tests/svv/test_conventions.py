@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -90,3 +90,31 @@ async def test_role_holders_show_svvs_fields(svv_client, svv_api, answer_plates)
             assert {"kundeId", "erUverifisert", "fomTidspunkt"} <= set(holder)
     assert {"eier:person", "eier:enhet", "leasingtaker:person", "leasingtaker:enhet"} <= seen
     assert "medeier:person" in seen
+
+
+async def test_a_dtg_at_a_shown_time_is_exact_to_the_millisecond(
+    svv_client, svv_api, svv_register: Register
+) -> None:
+    """A dtg equal to an eier's shown fomTidspunkt finds that eier; a millisecond earlier, the
+    one before (times are kept to the millisecond, as shown)."""
+    checked = 0
+    for plate in svv_register.sample_kjennemerker(300, seed=4):
+        found = svv_register.by_kjennemerke(plate, None)
+        eier = found[0].kjoretoy.get("eierskap", {}).get("eier") if found else None
+        if not eier or "." not in eier["fomTidspunkt"]:
+            continue
+        fom = datetime.fromisoformat(eier["fomTidspunkt"])
+        earlier = (fom - timedelta(milliseconds=1)).isoformat(timespec="milliseconds")
+        body = [
+            {"kjennemerke": plate, "dtg": eier["fomTidspunkt"]},
+            {"kjennemerke": plate, "dtg": earlier},
+        ]
+        response = await svv_client.post(svv_api.BULK_KJENNEMERKE, json=body, headers=svv_api.ALL)
+        at, before = await response.json()
+        assert at["kjoretoy"]["eierskap"]["eier"]["fomTidspunkt"] == eier["fomTidspunkt"]
+        then = before.get("kjoretoy", {}).get("eierskap", {}).get("eier")
+        assert then is None or then["fomTidspunkt"] != eier["fomTidspunkt"]
+        checked += 1
+        if checked == 20:
+            break
+    assert checked == 20

@@ -397,4 +397,4 @@ def _millis(t: int | None) -> float | None:
     random streams, hence all other data, are the same as without it."""
     if t is None:
         return None
-    return t + (t * 7919 % 1000) / 1000
+    return (t * 1000 + t * 7919 % 1000) / 1000  # the double nearest to the decimal value

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ _VEHICLE_COLUMNS = (
 )
 
 
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Small on purpose: every cached dict is scanned by Python's full garbage collections.
 _PARTY_CACHE_SIZE = 20_000
 
@@ -77,8 +78,8 @@ def _epoch(dtg: datetime | None) -> float | None:
         return None
     if dtg.tzinfo is None:
         dtg = dtg.replace(tzinfo=OSLO)
-    seconds = dtg.timestamp()
-    return int(seconds) if seconds.is_integer() else math.floor(seconds * 1000) / 1000
+    millis = (dtg - _UNIX_EPOCH) // timedelta(milliseconds=1)  # exact, rounded down
+    return millis // 1000 if millis % 1000 == 0 else millis / 1000
 
 
 class Register(RegisterSearches):

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -46,6 +46,7 @@ EARLIER_OWNER_EXAMPLE = ("CU10944", "2016-06-01T12:00:00+02:00", "VENNLIG ELG")
 # (old plate, new plate, when the plate changed, Oslo local time).
 PLATE_CHANGE_EXAMPLE = ("KH34512", "CU10943", "2015-04-20T09:30")
 
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS = {name: number for number, name in enumerate(kodeverk.STATUS_NAMES)}
 _SKJERMING = {"INGEN": SKJERMING_INGEN, "HELT": SKJERMING_HELT}
 _ROLES = ("eier", "medeier", "leasingtaker", "underenhet")
@@ -53,8 +54,8 @@ _ROLES = ("eier", "medeier", "leasingtaker", "underenhet")
 
 def epoch(text: str) -> float:
     """Unix seconds of an ISO time with offset; whole seconds as an int, else milliseconds."""
-    seconds = datetime.fromisoformat(text).timestamp()
-    return int(seconds) if seconds.is_integer() else round(seconds, 3)
+    millis = (datetime.fromisoformat(text) - _UNIX_EPOCH) // timedelta(milliseconds=1)
+    return millis // 1000 if millis % 1000 == 0 else millis / 1000
 
 
 @dataclass(frozen=True, slots=True)
