@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +16,8 @@ import orjson
 import pytest
 
 from kjoretoyregister.client.maskinporten import MaskinportenTokenProvider
+from kjoretoyregister.demo import ensure_register
+from kjoretoyregister.svv.register import Register
 
 pytestmark = pytest.mark.slow
 
@@ -150,3 +153,22 @@ def test_a_demo_that_cannot_start_changes_nothing(tmp_path: Path) -> None:
         code, out_first = _stop(proc)
     assert code == 0, out_first
     assert "Authorization: Bearer " + profile["admin_token"] in out_first
+
+
+def test_a_register_of_an_older_schema_is_made_again(tmp_path: Path) -> None:
+    """A demo register left by an older version (another schema) is generated anew, so
+    ``demo`` keeps working after an upgrade; a current one is kept as it is."""
+    path = tmp_path / "demo-register.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.close()
+    ensure_register(path, 0)
+    register = Register(path)
+    try:
+        assert register.by_kjennemerke("CU11297", None)
+    finally:
+        register.close()
+    made = path.stat().st_mtime_ns
+    ensure_register(path, 0)
+    assert path.stat().st_mtime_ns == made

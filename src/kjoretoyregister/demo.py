@@ -143,9 +143,16 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def ensure_register(path: Path, vehicles: int) -> None:
-    """Generate the demo register once."""
+    """Generate the demo register once, and again if an older version made it (another
+    register schema: ``Register`` refuses to read it)."""
+    from kjoretoyregister.svv.register import Register, RegisterError
+
     if path.exists():
-        return
+        try:
+            Register(path).close()
+            return
+        except RegisterError:
+            pass
     from kjoretoyregister.svv.generate import generate
 
     generate(path, vehicles=vehicles, seed=2026)

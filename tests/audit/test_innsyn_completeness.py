@@ -33,7 +33,7 @@ CALLS: list[tuple[str, str, Any]] = [
     ("GET", "bulk/understellsnummer/SISDINKY45727043", None),
     ("GET", "sok/kjennemerke?kjennemerke=CU11297", None),
     ("GET", "sok/understellsnummer?understellsnummer=SISDINKY45727043", None),
-    ("GET", "sok/fodselsnummer?fodselsnummer=09819990074", None),
+    ("GET", "sok/fodselsnummer?fodselsnummer=15907990181", None),  # STRAFFET VOTT, CU11302
     ("GET", "sok/organisasjonsnummer?organisasjonsnummer=986130861", None),
     ("GET", "sok/kundeid?kundeid={kundeid}", None),  # the owner's of CU11297, looked up first
     ("GET", "sok/eiernavn?navn=M%C3%98LLER%20BIL%20AS", None),

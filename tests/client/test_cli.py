@@ -77,17 +77,29 @@ class TestOppslag:
         assert "CU 11297" in out
 
     async def test_dtg_as_date_shows_the_owner_then(self, stack: Stack, profile_path: Path) -> None:
-        """--dtg 2020-01-01 (start of that day in Norway) shows that day's owner, not today's."""
+        """--dtg 2016-06-01 (start of that day in Norway) shows that day's owner, not today's
+        (CU10944: the simulator's own example of an earlier owner, see svv/sisdinky.py)."""
         code, now, err = await _invoke(
-            "oppslag", "kjennemerke", "CU11297", "--profile", str(profile_path)
+            "oppslag", "kjennemerke", "CU10944", "--profile", str(profile_path)
         )
         assert code == 0, err
         code, then, err = await _invoke(
-            "oppslag", "kjennemerke", "CU11297", "--dtg", "2020-01-01",
+            "oppslag", "kjennemerke", "CU10944", "--dtg", "2016-06-01",
             "--profile", str(profile_path),
         )  # fmt: skip
         assert code == 0, err
-        assert "MØLLER BIL AS" in now and "MØLLER BIL AS" not in then
+        assert "KLAR LYKT" in now and "KLAR LYKT" not in then
+        assert "VENNLIG ELG" in then and "VENNLIG ELG" not in now
+
+    async def test_dtg_before_svvs_first_registration_is_a_miss(
+        self, stack: Stack, profile_path: Path
+    ) -> None:
+        """CU11297 came into SVV's test register on 2022-11-18: in 2020 it did not exist."""
+        code, out, _ = await _invoke(
+            "oppslag", "kjennemerke", "CU11297", "--dtg", "2020-01-01",
+            "--profile", str(profile_path),
+        )  # fmt: skip
+        assert code == 3 and "KJENNEMERKE_UKJENT" in out
 
     async def test_miss_and_kuid(self, stack: Stack, profile_path: Path) -> None:
         """An unknown plate shows its code; kuid lookups work too."""
@@ -139,11 +151,11 @@ class TestOppslag:
         assert code == 0, err
         assert "Slik var det" not in now and "per i dag" not in now
         code, then, err = await _invoke(
-            "oppslag", "kjennemerke", "CU11297", "--dtg", "2020-01-01",
+            "oppslag", "kjennemerke", "CU10944", "--dtg", "2016-06-01",
             "--profile", str(profile_path),
         )  # fmt: skip
         assert code == 0, err
-        assert "Slik var det 2020-01-01" in then
+        assert "Slik var det 2016-06-01" in then
         assert "Neste EU-kontroll (per i dag)" in then
 
     async def test_codes_as_words(self, stack: Stack, profile_path: Path) -> None:

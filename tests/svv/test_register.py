@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,11 @@ from kjoretoyregister.svv.generate import generate
 from kjoretoyregister.svv.kjoretoy import registrering_at
 from kjoretoyregister.svv.register import Register, RegisterError, VehicleResult
 from kjoretoyregister.svv.registerfile import SKJERMING_EIERSKAP, SKJERMING_HELT
-from kjoretoyregister.svv.sisdinky import SHARED_VIN
+from kjoretoyregister.svv.sisdinky import EARLIER_OWNER_EXAMPLE, SHARED_VIN
 
-OSLO_SUMMER = datetime(2020, 6, 1, 12, tzinfo=UTC)
+OSLO_SUMMER = datetime(2016, 6, 1, 12, tzinfo=UTC)
+# Our own example of an earlier owner (sisdinky.EARLIER_OWNER_EXAMPLE): not an SVV vehicle.
+EARLIER = EARLIER_OWNER_EXAMPLE[0]
 
 
 @pytest.fixture(scope="module")
@@ -60,24 +62,28 @@ class TestDtg:
         self, register: Register
     ) -> None:
         """svv-api.md §3: the owner of that time, and when that ownership ended."""
-        kjoretoy = _one(register.by_kjennemerke("CU11297", OSLO_SUMMER))
+        kjoretoy = _one(register.by_kjennemerke(EARLIER, OSLO_SUMMER))
         eierskap = kjoretoy["eierskap"]
         assert _holder_name(eierskap["eier"]) == "VENNLIG ELG"
-        assert eierskap["eier"]["fomTidspunkt"] == "2019-05-03T10:30:00+02:00"
-        assert eierskap["eier"]["tilTidspunkt"] == "2021-09-01T10:00:00+02:00"
+        assert eierskap["eier"]["fomTidspunkt"] == "2014-06-02T10:00:00+02:00"
+        assert eierskap["eier"]["tilTidspunkt"] == "2019-02-18T10:00:00+01:00"
         assert "leasingtaker" not in eierskap
         registrering = kjoretoy["registrering"]
-        assert registrering["tilTidspunkt"] == "2021-09-01T10:00:00+02:00"
+        assert registrering["tilTidspunkt"] == "2019-02-18T10:00:00+01:00"
         # Technical data do not follow the dtg: the same subtree as now.
-        now = _one(register.by_kjennemerke("CU11297", None))
+        now = _one(register.by_kjennemerke(EARLIER, None))
         assert kjoretoy["godkjenning"] == now["godkjenning"]
         assert kjoretoy.get("periodiskKjoretoyKontroll") == now.get("periodiskKjoretoyKontroll")
 
     def test_dtg_before_first_registration_finds_nothing(self, register: Register) -> None:
-        before = datetime(2019, 5, 3, 8, 29, tzinfo=UTC)
-        assert register.by_kjennemerke("CU11297", before) == []
-        assert register.by_kuid(str(_kuid(register, "CU11297")), before) == []
-        assert _one(register.by_kjennemerke("CU11297", datetime(2019, 5, 3, 8, 30, tzinfo=UTC)))
+        before = datetime(2014, 6, 2, 7, 59, tzinfo=UTC)
+        assert register.by_kjennemerke(EARLIER, before) == []
+        assert register.by_kuid(str(_kuid(register, EARLIER)), before) == []
+        assert _one(register.by_kjennemerke(EARLIER, datetime(2014, 6, 2, 8, 0, tzinfo=UTC)))
+        # SVV's own vehicles begin at their real first registration (to the millisecond).
+        first = datetime.fromisoformat("2022-11-18T11:15:24.72+01:00")
+        assert register.by_kjennemerke("CU11297", first - timedelta(milliseconds=1)) == []
+        assert _one(register.by_kjennemerke("CU11297", first))
 
     def test_plate_history(self, register: Register) -> None:
         """An old plate finds its vehicle only while it was on it; tilTidspunkt marks the end."""
@@ -125,7 +131,8 @@ class TestDtg:
         assert "registrertForstegangPaEierskap" not in avreg
         vraket = _one(register.by_kjennemerke("CU11299", None))
         assert vraket["registrering"]["registreringsstatus"]["kodeVerdi"] == "VRAKET"
-        assert "periodiskKjoretoyKontroll" not in vraket
+        # SVV keeps the EU-kontroll of its scrapped test vehicle; we answer what SVV answers.
+        assert vraket["periodiskKjoretoyKontroll"] == {"kontrollfrist": "2026-11-18"}
         assert _holder_name(vraket["eierskap"]["eier"]) == "OPPRETT AVSTAND"
 
 
@@ -183,7 +190,7 @@ class TestBulk:
         """One answer per item, in order; duplicates answered twice; misses are []."""
         plates = register.sample_kjennemerker(40, seed=9)
         items: list[tuple[str, datetime | None]] = [(p.lower(), None) for p in plates]
-        items += [("XX00000", None), (plates[0], None), ("", None), ("CU11297", OSLO_SUMMER)]
+        items += [("XX00000", None), (plates[0], None), ("", None), (EARLIER, OSLO_SUMMER)]
         answers = register.many_by_kjennemerke(items)
         assert len(answers) == len(items)
         for plate, answer in zip(plates, answers, strict=False):
@@ -279,7 +286,7 @@ class TestSearch:
         )
         assert infix.total == 1
         bmw = register.search_understellsnummer(
-            "SISDINKY4*", ekskluder_vraket_utfort=False, merkekode="670", fra=1, antall=50
+            "SISDINKY4*", ekskluder_vraket_utfort=False, merkekode="1400", fra=1, antall=50
         )
         assert _kuids(bmw) == [str(_kuid(register, "CU11297"))]
         shared = register.search_understellsnummer(
@@ -331,8 +338,8 @@ class TestSearch:
             return register.search_eiernavn(navn, fra=1, antall=10, **params).total
 
         assert search("Musikalsk  Forskjell") == 1
-        assert search("MUSIKALSK FORSKJELL", postnummer="0467", fylke="Oslo") == 1
-        assert search("MUSIKALSK FORSKJELL", fylke="03", poststed="oslo") == 1
+        assert search("MUSIKALSK FORSKJELL", postnummer="7608", fylke="Trøndelag") == 1
+        assert search("MUSIKALSK FORSKJELL", fylke="50", poststed="levanger") == 1
         assert search("MUSIKALSK FORSKJELL", postnummer="5003") == 0
         assert search("MUSIKALSK FORSKJELL", fodselsdato=date(1992, 5, 19)) == 1
         assert search("MUSIKALSK FORSKJELL", fodselsdato=date(1992, 5, 20)) == 0
@@ -363,8 +370,8 @@ class TestSearch:
         assert search("BEGGE", navn="møller bil as").total == 1
         assert search("ORGANISASJON", navn="MOLLER BIL AS", fonetisk=True).total == 1
         assert search("PERSON", fornavn="SELVHJULPEN", etternavn="KENGURU").total == 1
-        assert search("PERSON", etternavn="KENGURU", fodselsdato="1978").total == 1
-        assert search("PERSON", etternavn="KENGURU", fodselsdato="1979").total == 0
+        assert search("PERSON", etternavn="KENGURU", fodselsdato="1960").total == 1
+        assert search("PERSON", etternavn="KENGURU", fodselsdato="1961").total == 0
         assert search("PERSON", navn="HELGE KROKEN", kommune="SVALBARD").total == 1
         assert search("PERSON", navn="HELGE KROKEN", kjonn="K").total == 0
         assert search("PERSON", navn="HELGE KROKEN", kjonn="M").total == 1

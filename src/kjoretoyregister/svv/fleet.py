@@ -382,4 +382,19 @@ def fleet_chunk(plan: FleetPlan, chunk: int, start: int, count: int) -> FleetRow
                 None,
             )
         )
-    return FleetRows(kjoretoy, kjennemerker, eierskap)
+    # SVV's times carry milliseconds: give every time its own, in one place at the end.
+    return FleetRows(
+        [(*r[:4], _millis(r[4]), r[5], _millis(r[6]), _millis(r[7]), _millis(r[8]), *r[9:])
+         for r in kjoretoy],
+        [(r[0], _millis(r[1]), r[2], _millis(r[3]), r[4]) for r in kjennemerker],
+        [(r[0], r[1], _millis(r[2]), _millis(r[3]), r[4]) for r in eierskap],
+    )  # fmt: skip
+
+
+def _millis(t: int | None) -> float | None:
+    """``t`` (whole seconds) plus a millisecond part that follows from ``t`` alone: equal times
+    stay equal (a plate change at an owner change), distinct ones keep their order, and the
+    random streams, hence all other data, are the same as without it."""
+    if t is None:
+        return None
+    return (t * 1000 + t * 7919 % 1000) / 1000  # the double nearest to the decimal value

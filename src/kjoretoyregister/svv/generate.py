@@ -28,17 +28,11 @@ from typing import Any
 
 import orjson
 
-from kjoretoyregister.svv import kodeverk, sisdinky
+from kjoretoyregister.svv import kodeverk, sisdinky, sisdinky_rows
 from kjoretoyregister.svv.addresses import FYLKER, POSTSTEDER, STREETS
-from kjoretoyregister.svv.catalog import VARIANTS, find_variant, variant_data
+from kjoretoyregister.svv.catalog import VARIANTS, variant_data
 from kjoretoyregister.svv.fleet import FleetPlan, fleet_chunk
-from kjoretoyregister.svv.identifiers import make_fodselsnummer
-from kjoretoyregister.svv.persons import (
-    ETTERNAVN,
-    FORNAVN,
-    NAERINGSKODER,
-    phonetic_key,
-)
+from kjoretoyregister.svv.persons import ETTERNAVN, FORNAVN, NAERINGSKODER
 from kjoretoyregister.svv.population import (
     FLEET_ORGS,
     max_persons,
@@ -46,20 +40,12 @@ from kjoretoyregister.svv.population import (
     persons_chunk,
 )
 from kjoretoyregister.svv.registerfile import (
-    EIER,
     ETTERNAVN_BASE,
     INDEXES,
     KUID_BASE,
     KUID_STRIDE,
-    KUNDE_SVALBARD,
-    LEASINGTAKER,
-    MEDEIER,
-    ORGANISASJON,
-    PERSON,
     SCHEMA_VERSION,
-    SISDINKY_KUNDE_BASE,
     TABLES,
-    UNDERENHET,
 )
 
 # The register's "now": histories end before it. Fixed, so that a seed always gives the same
@@ -76,6 +62,8 @@ _INSERT = {
     "kjoretoy": "INSERT INTO kjoretoy VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
     "kjennemerker": "INSERT INTO kjennemerker VALUES (?,?,?,?,?)",
     "eierskap": "INSERT INTO eierskap VALUES (?,?,?,?,?)",
+    "kundeadresser": "INSERT INTO kundeadresser VALUES (?,?)",
+    "fastdata": "INSERT INTO fastdata VALUES (?,?)",
 }
 
 
@@ -260,10 +248,9 @@ def generate(
         clock = _Clock()
         with _Progress(progress, plan) as bar:
             _load_rows(conn, plan, workers, chunk_dir, bar, clock)
-            sis = _sisdinky_rows()
             conn.execute("BEGIN")
-            for table in ("kunder", "kjoretoy", "kjennemerker", "eierskap"):
-                conn.executemany(_INSERT[table], sis[table])
+            for table, table_rows in sisdinky_rows.rows().items():
+                conn.executemany(_INSERT[table], table_rows)
             conn.execute("COMMIT")
             clock.lap("inserting rows")
             for _, ddl in INDEXES:
@@ -375,22 +362,25 @@ def _load_rows(
 
 def _write_lookup_tables(conn: sqlite3.Connection) -> None:
     conn.executemany("INSERT INTO fylker VALUES (?, ?)", sorted(FYLKER.items()))
+    extra = sisdinky_rows.lookups()  # after the generator's own entries
     conn.executemany(
         "INSERT INTO poststeder VALUES (?, ?, ?, ?, ?, ?)",
         [
             (i, p.postnummer, p.poststed, p.kommunenummer, p.kommunenavn, p.fylkesnummer)
             for i, p in enumerate(POSTSTEDER)
-        ],
+        ]
+        + extra.poststeder,
     )
     conn.executemany("INSERT INTO gatenavn VALUES (?, ?)", list(enumerate(STREETS)))
     conn.executemany(
         "INSERT INTO navn VALUES (?, ?, ?)",
         [(i + 1, "F", n) for i, n in enumerate(FORNAVN)]
-        + [(ETTERNAVN_BASE + i + 1, "E", n) for i, n in enumerate(ETTERNAVN)],
+        + [(ETTERNAVN_BASE + i + 1, "E", n) for i, n in enumerate(ETTERNAVN)]
+        + extra.navn,
     )
     conn.executemany(
         "INSERT INTO naeringskoder VALUES (?, ?, ?)",
-        [(i, kode, tekst) for i, (kode, tekst) in enumerate(NAERINGSKODER)],
+        [(i, kode, tekst) for i, (kode, tekst) in enumerate(NAERINGSKODER)] + extra.naeringskoder,
     )
     conn.executemany(
         "INSERT INTO farger VALUES (?, ?)",
@@ -401,141 +391,6 @@ def _write_lookup_tables(conn: sqlite3.Connection) -> None:
         [
             (v.id, v.model.merkekode, v.model.klasse, orjson.dumps(variant_data(v)).decode())
             for v in VARIANTS
-        ],
+        ]
+        + extra.modellvarianter,
     )
-
-
-# --- sisdinky ------------------------------------------------------------------------------
-
-
-def _sisdinky_fodselsnummer(person: sisdinky.SisPerson, used: set[str]) -> str:
-    """A synthetic number outside the generator's individual-number ranges (so never shared)."""
-    if person.fodselsnummer is not None:
-        return person.fodselsnummer
-    birth = person.fodselsdato
-    first = 900 if 1940 <= birth.year <= 1999 else 500 if birth.year >= 2000 else 0
-    for individnummer in range(first, first + 10):
-        if person.kjonn is not None and (individnummer % 2 == 1) != (person.kjonn == "M"):
-            continue
-        number = make_fodselsnummer(birth, individnummer)
-        if number is not None and number not in used:
-            used.add(number)
-            return number
-    raise ValueError(f"no free synthetic fødselsnummer for {person.key}")
-
-
-def _sisdinky_rows() -> dict[str, list[tuple[Any, ...]]]:
-    post_index = {p.postnummer: i for i, p in reversed(list(enumerate(POSTSTEDER)))}
-    street_index = {name: i for i, name in enumerate(STREETS)}
-    fornavn = {n: i + 1 for i, n in enumerate(FORNAVN)}
-    etternavn = {n: ETTERNAVN_BASE + i + 1 for i, n in enumerate(ETTERNAVN)}
-    naering = {kode: i for i, (kode, _) in enumerate(NAERINGSKODER)}
-    kunde_id: dict[str, int] = {}
-    kunder: list[tuple[Any, ...]] = []
-    used: set[str] = set()
-    for person in sisdinky.PERSONS:
-        kunde_id[person.key] = SISDINKY_KUNDE_BASE + len(kunder) + 1
-        kunder.append(
-            (
-                kunde_id[person.key],
-                PERSON,
-                int(_sisdinky_fodselsnummer(person, used)),
-                fornavn[person.fornavn],
-                etternavn[person.mellomnavn] if person.mellomnavn else None,
-                etternavn[person.etternavn],
-                None,
-                None,
-                street_index[person.gate],
-                person.husnr,
-                post_index[person.postnummer],
-                KUNDE_SVALBARD if person.svalbard else 0,
-                None,
-            )
-        )
-    for org in sisdinky.ORGS:
-        kunde_id[org.key] = SISDINKY_KUNDE_BASE + len(kunder) + 1
-        kunder.append(
-            (
-                kunde_id[org.key],
-                ORGANISASJON,
-                int(org.orgnr),
-                None,
-                None,
-                None,
-                org.navn,
-                phonetic_key(org.navn),
-                street_index[org.gate],
-                org.husnr,
-                post_index[org.postnummer],
-                0,
-                naering[org.naeringskode],
-            )
-        )
-    colour = {f["kodeVerdi"]: i for i, f in enumerate(kodeverk.FARGER)}
-    kjoretoy, kjennemerker, eierskap = [], [], []
-    for n, vehicle in enumerate(sisdinky.VEHICLES):
-        kuid = vehicle.kuid or 3_378_150_000 + 97 * n
-        variant = find_variant(
-            vehicle.merke, vehicle.handelsbetegnelse, vehicle.klasse, vehicle.fuel, vehicle.year
-        )
-        first = sisdinky.when(vehicle.periods[0].fom)
-        avreg = vehicle.avregistrert
-        kjoretoy.append(
-            (
-                kuid,
-                vehicle.vin,
-                variant.id,
-                colour[vehicle.farge],
-                first,
-                vehicle.status,
-                sisdinky.when(vehicle.status_fom) if vehicle.status_fom else None,
-                sisdinky.when(avreg[0]) if avreg else None,
-                sisdinky.when(avreg[1]) if avreg else None,
-                vehicle.art,
-                vehicle.skjerming,
-                0,
-                vehicle.imid,
-            )
-        )
-        for i, (plate, fom) in enumerate(vehicle.plates):
-            tom = sisdinky.when(vehicle.plates[i + 1][1]) if i + 1 < len(vehicle.plates) else None
-            kjennemerker.append((kuid, sisdinky.when(fom), plate, tom, kodeverk.KATEGORI_KJORETOY))
-        for rolle, attr in (
-            (EIER, "eier"),
-            (MEDEIER, "medeier"),
-            (LEASINGTAKER, "leasingtaker"),
-            (UNDERENHET, "underenhet"),
-        ):
-            eierskap.extend(_role_intervals(kuid, rolle, attr, vehicle.periods, kunde_id))
-    kjoretoy.sort()
-    kjennemerker.sort(key=lambda r: (r[0], r[1], r[2]))
-    eierskap.sort(key=lambda r: (r[0], r[1], r[2]))
-    return {
-        "kunder": sorted(kunder),
-        "kjoretoy": kjoretoy,
-        "kjennemerker": kjennemerker,
-        "eierskap": eierskap,
-    }
-
-
-def _role_intervals(
-    kuid: int,
-    rolle: int,
-    attr: str,
-    periods: tuple[sisdinky.Period, ...],
-    kunde_id: dict[str, int],
-) -> list[tuple[Any, ...]]:
-    """Merge consecutive periods with the same holder of a role into one interval."""
-    rows: list[tuple[Any, ...]] = []
-    current: tuple[str, int] | None = None
-    for period in periods:
-        holder = getattr(period, attr)
-        fom = sisdinky.when(period.fom)
-        if current is not None and holder != current[0]:
-            rows.append((kuid, rolle, current[1], fom, kunde_id[current[0]]))
-            current = None
-        if holder is not None and current is None:
-            current = (holder, fom)
-    if current is not None:
-        rows.append((kuid, rolle, current[1], None, kunde_id[current[0]]))
-    return rows

@@ -51,10 +51,22 @@ KJORINGENS_ART: tuple[Kode, ...] = (
     kode("DROSJE_LEASING", "Drosje", "Drosje, kjøretøyet leases av løyvehaver."),
     kode("EGENTRANSP_POLITIET", "Egentransport", "Egentransport for politiet."),
     kode("ANNEN_ERVM_KJORING", "Annen ervervsmessig kjøring", "Annen ervervsmessig kjøring."),
+    kode(
+        "RUTEV_LP_KOMB_EIER",
+        "Rutevogn kombinert transport registrert på løyvehaver",
+        "Løyvepliktig kombinert transport i rute med motorvogn registrert på løyvehaver.",
+    ),
 )
 ART_EGENTRANSPORT, ART_DROSJE_EIER, ART_DROSJE_LEASING, ART_POLITI, ART_ERVERV = range(5)
 
 KJENNEMERKETYPE_ORDINART = kode("ORDINART", "Ordinære kjennemerker", "Sorte tegn på hvit bunn")
+KJENNEMERKETYPER: dict[str, Kode] = {
+    k["kodeVerdi"]: k
+    for k in (
+        KJENNEMERKETYPE_ORDINART,
+        kode("VAREBIL_KLASSE_2", "Varebil klasse 2", "Sorte tegn på grønn bunn"),
+    )
+}
 # The kjennemerkekategori enum of the v2 schema, indexed by the number stored per plate.
 KATEGORI_KJORETOY, KATEGORI_PERSONLIG = 0, 1
 KJENNEMERKEKATEGORI = ("KJORETOY", "PERSONLIG")

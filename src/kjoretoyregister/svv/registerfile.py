@@ -13,13 +13,20 @@ embedded data of this package changes. The big tables hold small integers:
   3 underenhet), clustered by kuid, pointing at ``kunder``.
 - ``kunder``: persons (type 0, fornavn/mellomnavn/etternavn as ``navn`` ids) and organisations
   (type 1, name as text); ``id`` is the kundeId.
+- ``kundeadresser``: the ``Adresse`` JSON of a kunde whose address is SVV's own (the sisdinky
+  persons and units), used instead of the one built from gate/husnr/post.
+- ``fastdata``: SVV's own values of a fixed (sisdinky) vehicle, as JSON: ``godkjenning``
+  (without the variant's subtrees), ``periodiskKjoretoyKontroll`` and ``vedtak`` ([role fom,
+  vedtakstidspunkt] pairs). Its variant is a ``modellvarianter`` row of its own (``"fast"``).
 
-Times are Unix seconds (UTC); ``tom`` NULL means "still so". Indexes are built after loading.
+Times are Unix seconds (UTC) with milliseconds, as REAL values (SVV's times carry
+milliseconds; the sisdinky rows hold SVV's own); ``tom`` NULL means "still so". Indexes are
+built after loading.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Roles in ``eierskap.rolle``, in the order the Eierforhold object lists them.
 ROLLER = ("eier", "medeier", "leasingtaker", "underenhet")
@@ -97,6 +104,8 @@ CREATE TABLE kjoretoy (
     flagg INTEGER NOT NULL,
     imid TEXT
 );
+CREATE TABLE kundeadresser (kunde INTEGER PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE fastdata (kuid INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE kjennemerker (
     kuid INTEGER NOT NULL,
     fom INTEGER NOT NULL,
