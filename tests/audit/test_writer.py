@@ -178,9 +178,9 @@ async def test_hung_store_fails_closed_by_timeout(
     release = threading.Event()
     original = sink._commit
 
-    def slow_commit(events: Any) -> None:
+    def slow_commit(events: Any, expected: Any = writer.NOT_TRIED) -> None:
         release.wait(5)
-        original(events)
+        original(events, expected)
 
     sink._commit = slow_commit  # type: ignore[method-assign]
     try:

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
-from kjoretoyregister.audit import chainwrite, writer
+from kjoretoyregister.audit import known_head
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.audit.verify import verify
 from kjoretoyregister.audit.writer import DurableAuditSink
@@ -61,21 +61,23 @@ async def test_alternating_writers_keep_one_chain(
 async def test_one_writer_commits_from_its_known_head(
     pg_url: str, pz: Pseudonymizer, event: EventFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Alone on the chain, every commit after the first takes the one-round-trip way."""
-    calls: list[int] = []
-    real = chainwrite.commit_from_known_head
+    """Alone on the chain, every commit after the first takes the one-round-trip way, and
+    the locking way in the writer thread is not used again."""
+    locking: list[int] = []
+    real = DurableAuditSink._commit
 
-    def counting(driver: Any, chained: chainwrite.Chained, known: chainwrite.Head) -> None:
-        real(driver, chained, known)
-        calls.append(chained.head.seq)
+    def counting(self: DurableAuditSink, events: Any, expected: Any = known_head.NOT_TRIED) -> None:
+        locking.append(len(events))
+        real(self, events, expected)
 
-    monkeypatch.setattr(writer, "commit_from_known_head", counting)
+    monkeypatch.setattr(DurableAuditSink, "_commit", counting)
     engine = make_engine(pg_url)
     try:
         async with DurableAuditSink(engine, pz) as sink:
             for _ in range(10):
                 await sink.record(event())
-        assert calls == list(range(2, 11))
+        assert locking == [1]
+        assert _seqs(engine) == list(range(1, 11))
         assert verify(engine).ok
     finally:
         engine.dispose()
@@ -89,28 +91,58 @@ async def test_unknown_outcome_lands_exactly_once(
     monkeypatch: pytest.MonkeyPatch,
     landed: bool,
 ) -> None:
-    """The connection fails around the one-round-trip commit: after it (the commit landed)
-    or before it (nothing sent). Either way the batch is in the chain once, no 503.
+    """The connection fails around the one-round-trip script: after PostgreSQL ran it (the
+    commit landed) or before it was sent. Either way the batch is in the chain once, no 503.
 
     The failure is injected (a real network fault at exactly that point cannot be produced
-    here); the commit and everything around it run on the real PostgreSQL.
+    here): the script itself runs on the real PostgreSQL first when ``landed``.
     """
-    real = chainwrite.commit_from_known_head
+    real = psycopg.AsyncConnection.execute
+    fail = {"armed": False}
 
-    def failing(driver: Any, chained: chainwrite.Chained, known: chainwrite.Head) -> None:
-        if landed:
-            real(driver, chained, known)
-        raise psycopg.OperationalError("consuming input failed: server closed the connection")
+    async def failing(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if fail["armed"]:
+            fail["armed"] = False
+            if landed:
+                await real(self, query, *args, **kwargs)
+            raise psycopg.OperationalError("consuming input failed: server closed the connection")
+        return await real(self, query, *args, **kwargs)
 
+    monkeypatch.setattr(psycopg.AsyncConnection, "execute", failing)
     engine = make_engine(pg_url)
     try:
         async with DurableAuditSink(engine, pz) as sink:
             await sink.record(event())
-            monkeypatch.setattr(writer, "commit_from_known_head", failing)
             await sink.record(event())
-            monkeypatch.setattr(writer, "commit_from_known_head", real)
+            fail["armed"] = True
             await sink.record(event())
-        assert _seqs(engine) == [1, 2, 3]
+            await sink.record(event())
+        assert _seqs(engine) == [1, 2, 3, 4]
+        assert verify(engine).ok
+    finally:
+        engine.dispose()
+
+
+async def test_both_connections_killed(pg_url: str, pz: Pseudonymizer, event: EventFactory) -> None:
+    """The server drops the writer thread's and the loop's connections (restart, failover):
+    the next record still commits, exactly once, and so do the ones after it."""
+    engine = make_engine(pg_url)
+    try:
+        async with DurableAuditSink(engine, pz) as sink:
+            await sink.record(event())  # locking way: the thread's connection
+            await sink.record(event())  # known head: the loop's connection
+            assert sink._known is not None and sink._known._conn is not None
+            pids = [
+                sink._raw.driver_connection.info.backend_pid,
+                sink._known._conn.info.backend_pid,
+            ]
+            with engine.begin() as conn:
+                for pid in pids:
+                    kill = text("SELECT pg_terminate_backend(:p)")
+                    assert conn.execute(kill, {"p": pid}).scalar()
+            for _ in range(3):
+                await sink.record(event())
+        assert _seqs(engine) == [1, 2, 3, 4, 5]
         assert verify(engine).ok
     finally:
         engine.dispose()

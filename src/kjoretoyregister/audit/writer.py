@@ -35,20 +35,17 @@ from sqlalchemy import Engine
 from kjoretoyregister.audit import chain, walcheckpoint
 from kjoretoyregister.audit.anchor_schedule import PeriodicAnchors
 from kjoretoyregister.audit.chainwrite import (
-    PIPELINE_MAX_ROWS,
     Head,
-    HeadMoved,
     Pending,
     append,
     append_driver,
-    chain_rows,
-    commit_from_known_head,
     lock_head,
     lock_head_driver,
     write_checkpoint,
     write_checkpoint_driver,
 )
 from kjoretoyregister.audit.events import AuditEvent, AuditUnavailable
+from kjoretoyregister.audit.known_head import NOT_TRIED, KnownHead
 from kjoretoyregister.audit.models import ACCESS, LOOKUP, REQUESTED, RETURNED
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.audit.walcheckpoint import WalCheckpointer
@@ -61,13 +58,10 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-#: Batches sent the locking way after the head was found moved by another writer.
-_KNOWN_HEAD_PAUSE = 32
-#: ``_commit_from_known_head`` did not try (or was refused without writing anything).
-_NOT_TRIED = Head(-1, "", -1, "")
 
 #: Re-exported: callers chain entries through the writer module's names.
 __all__ = [
+    "NOT_TRIED",
     "DurableAuditSink",
     "Head",
     "Pending",
@@ -231,10 +225,8 @@ class DurableAuditSink:
         if self._dialect not in {"sqlite", "postgresql"}:
             raise ValueError(f"the audit log supports SQLite and PostgreSQL, not {self._dialect}")
         self._raw: Any = None
-        #: PostgreSQL: the head this writer last committed, and how many batches to send the
-        #: locking way before guessing from it again after another writer moved the head.
-        self._head: Head | None = None
-        self._known_head_pause = 0
+        #: PostgreSQL: the head this writer last committed, to commit from in one go.
+        self._known = KnownHead(engine.url) if self._dialect == "postgresql" else None
         self._anchors = (
             PeriodicAnchors(engine, anchor_key, anchor_file, anchor_interval_s)
             if anchor_key is not None and anchor_file is not None
@@ -319,6 +311,8 @@ class DurableAuditSink:
                 self._executor, self._release_connection
             )
             self._executor.shutdown(wait=True)
+        if self._known is not None:
+            await self._known.close()
         if self._anchors is not None:
             await self._anchors.finish(self.events)
         if self._wal is not None:
@@ -342,7 +336,9 @@ class DurableAuditSink:
                 batch.append(self._queue.get_nowait())
             events = [ev for ev, _ in batch]
             try:
-                await loop.run_in_executor(self._executor, self._commit, events)
+                expected = await self._commit_known(events)
+                if expected is not None:
+                    await loop.run_in_executor(self._executor, self._commit, events, expected)
             except Exception as exc:
                 # The exception text may quote SQL parameters (identifiers): log its type only.
                 log.error("audit_commit_failed", error=type(exc).__name__, events=len(batch))
@@ -361,25 +357,41 @@ class DurableAuditSink:
                 for _ in batch:
                     self._queue.task_done()
 
-    def _commit(self, events: Sequence[AuditEvent]) -> None:
-        pending = [encode_event(ev, self._pz) for ev in events]
-        now = _time.monotonic()
-        checkpoint = bool(self._checkpoint_interval_s) and (
+    def _checkpoint_due(self, now: float) -> bool:
+        return bool(self._checkpoint_interval_s) and (
             now - self._last_checkpoint >= self._checkpoint_interval_s
         )
-        expected: Head | None = None
-        if not checkpoint:
-            expected = self._commit_from_known_head(pending)
-            if expected is None:
-                return
+
+    async def _commit_known(self, events: Sequence[AuditEvent]) -> Head | None:
+        """PostgreSQL, small batch, known head: commit on the loop in one round trip.
+
+        Returns None when committed, else what :meth:`_commit` needs to know (see
+        :meth:`KnownHead.commit`).
+        """
+        known = self._known
+        if known is None or self._checkpoint_due(_time.monotonic()):
+            return NOT_TRIED
+        if not known.wants(sum(len(ev.items) for ev in events)):
+            return NOT_TRIED
+        return await known.commit([encode_event(ev, self._pz) for ev in events])
+
+    def _commit(self, events: Sequence[AuditEvent], expected: Head = NOT_TRIED) -> None:
+        """The locking way, in the writer thread: lock the head, append, commit.
+
+        ``expected`` is the head a one-round-trip attempt of this batch would have made when
+        its outcome is unknown; if the head holds it, the batch is committed already.
+        """
+        pending = [encode_event(ev, self._pz) for ev in events]
+        now = _time.monotonic()
+        checkpoint = self._checkpoint_due(now)
         conn, head = self._begin()
         driver = conn.driver_connection
         try:
-            if expected is not None and head.hash == expected.hash and head.seq == expected.seq:
+            if head.hash == expected.hash and head.seq == expected.seq:
                 # The one-round-trip commit landed before its connection failed (the head
                 # holds this very batch's hash): it is committed, exactly once.
                 driver.rollback()
-                self._head = head
+                self._remember(head)
                 return
             head = append_driver(driver, self._dialect, pending, head)
             if checkpoint:
@@ -390,40 +402,13 @@ class DurableAuditSink:
             # not committed; a fresh connection next time beats guessing the state of this one.
             self._discard(conn)
             raise
-        self._head = head if self._dialect == "postgresql" else None
+        self._remember(head)
         if checkpoint:
             self._last_checkpoint = now
 
-    def _commit_from_known_head(self, pending: Sequence[Pending]) -> Head | None:
-        """PostgreSQL: commit in one round trip from the head this writer last committed.
-
-        Returns None when committed. Otherwise the batch goes the locking way (three round
-        trips), and this returns the head the attempt would have made if its outcome is
-        unknown (the connection failed), so that the caller can tell whether it landed.
-        """
-        known, conn = self._head, self._raw
-        if known is None or conn is None or self._dialect != "postgresql":
-            return _NOT_TRIED
-        if self._known_head_pause > 0:
-            # Another writer (a second worker or instance) moved the head lately: while it
-            # keeps doing so, a guess from our last head would mostly cost a wasted round trip.
-            self._known_head_pause -= 1
-            return _NOT_TRIED
-        chained = chain_rows(pending, known)
-        if chained.row_count > PIPELINE_MAX_ROWS:
-            return _NOT_TRIED
-        try:
-            commit_from_known_head(conn.driver_connection, chained, known)
-        except HeadMoved:
-            self._head = None
-            self._known_head_pause = _KNOWN_HEAD_PAUSE
-            return _NOT_TRIED
-        except Exception:
-            self._head = None
-            self._discard(conn)
-            return chained.head
-        self._head = chained.head
-        return None
+    def _remember(self, head: Head) -> None:
+        if self._known is not None:
+            self._known.head = head
 
     def _begin(self) -> tuple[Any, Head]:
         """Open the write transaction and lock the head, on a fresh connection if need be.
