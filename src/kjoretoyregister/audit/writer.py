@@ -45,6 +45,7 @@ from kjoretoyregister.audit.chainwrite import (
     write_checkpoint_driver,
 )
 from kjoretoyregister.audit.events import AuditEvent, AuditUnavailable
+from kjoretoyregister.audit.hostlock import HostWriteLock
 from kjoretoyregister.audit.known_head import NOT_TRIED, KnownHead
 from kjoretoyregister.audit.models import ACCESS, LOOKUP, REQUESTED, RETURNED
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
@@ -225,6 +226,8 @@ class DurableAuditSink:
         if self._dialect not in {"sqlite", "postgresql"}:
             raise ValueError(f"the audit log supports SQLite and PostgreSQL, not {self._dialect}")
         self._raw: Any = None
+        #: SQLite file: the audit writers of all processes on this host take turns here.
+        self._host_lock = HostWriteLock.for_engine(engine)
         #: PostgreSQL: the head this writer last committed, to commit from in one go.
         self._known = KnownHead(engine.url) if self._dialect == "postgresql" else None
         self._anchors = (
@@ -311,6 +314,8 @@ class DurableAuditSink:
                 self._executor, self._release_connection
             )
             self._executor.shutdown(wait=True)
+        if self._host_lock is not None:
+            self._host_lock.close()
         if self._known is not None:
             await self._known.close()
         if self._anchors is not None:
@@ -382,6 +387,13 @@ class DurableAuditSink:
         its outcome is unknown; if the head holds it, the batch is committed already.
         """
         pending = [encode_event(ev, self._pz) for ev in events]
+        if self._host_lock is None:
+            self._append_locked(pending, expected)
+        else:
+            with self._host_lock.held():
+                self._append_locked(pending, expected)
+
+    def _append_locked(self, pending: list[Pending], expected: Head) -> None:
         now = _time.monotonic()
         checkpoint = self._checkpoint_due(now)
         conn, head = self._begin()
