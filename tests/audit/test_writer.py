@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from kjoretoyregister.audit import chainwrite, writer
+from kjoretoyregister.audit import chainwrite, known_head, writer
 from kjoretoyregister.audit.events import AuditItem, AuditUnavailable
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.audit.verify import verify
@@ -112,13 +112,19 @@ async def test_writer_survives_its_connection_being_killed(
     failover, pg_terminate_backend) the next batch goes through on a fresh one, no 503.
     SQLite (a local file does not drop connections; here it is closed under the writer): that
     batch fails closed, and the next one works on a fresh connection."""
+    # PostgreSQL commits small batches on the loop's own connection; a batch with more items
+    # than that takes goes through the writer thread's kept connection, the one killed here.
+    big = tuple(
+        AuditItem("kjennemerke", f"CU{10000 + i}", None, "found", (FNR,))
+        for i in range(known_head.MAX_ITEMS + 1)
+    )
     async with DurableAuditSink(engine, pz) as sink:
-        await sink.record(event())
+        await sink.record(event(items=big))
         if engine.dialect.name == "postgresql":
             backend = sink._raw.driver_connection.info.backend_pid
             with engine.begin() as conn:
                 conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-            await sink.record(event())
+            await sink.record(event(items=big))
         else:
             sink._raw.driver_connection.close()
             with pytest.raises(AuditUnavailable):
@@ -182,7 +188,14 @@ async def test_hung_store_fails_closed_by_timeout(
         release.wait(5)
         original(events, expected)
 
+    original_known = sink._commit_known
+
+    async def slow_known(events: Any) -> Any:  # PostgreSQL commits small batches on the loop
+        await asyncio.to_thread(release.wait, 5)
+        return await original_known(events)
+
     sink._commit = slow_commit  # type: ignore[method-assign]
+    sink._commit_known = slow_known  # type: ignore[method-assign]
     try:
         with pytest.raises(AuditUnavailable, match="timed out"):
             await sink.record(event())

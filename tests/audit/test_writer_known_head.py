@@ -14,13 +14,14 @@ import pytest
 from sqlalchemy import Engine, text
 
 from kjoretoyregister.audit import known_head
+from kjoretoyregister.audit.events import AuditItem
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.audit.verify import verify
 from kjoretoyregister.audit.writer import DurableAuditSink
 from kjoretoyregister.store.db import make_engine
 from kjoretoyregister.store.testing import postgres_schema
 
-from .conftest import EventFactory
+from .conftest import FNR, EventFactory
 
 pytestmark = pytest.mark.postgres
 
@@ -40,17 +41,25 @@ async def test_alternating_writers_keep_one_chain(
     pg_url: str, pz: Pseudonymizer, event: EventFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A, B, A, B…: every commit of A after one of B starts from a head B has moved. The
-    guard refuses it cleanly (no error, the connection kept) and the batch goes the locking
-    way."""
+    guard refuses it cleanly (no error, the connection kept) and the batch is committed with
+    the head locked, still on the loop: the writer thread is never used."""
     discarded: list[object] = []
     monkeypatch.setattr(DurableAuditSink, "_discard", lambda self, conn: discarded.append(conn))
+    threaded: list[int] = []
+    real = DurableAuditSink._commit
+
+    def counting(self: DurableAuditSink, events: Any, expected: Any = known_head.NOT_TRIED) -> None:
+        threaded.append(len(events))
+        real(self, events, expected)
+
+    monkeypatch.setattr(DurableAuditSink, "_commit", counting)
     e1, e2 = make_engine(pg_url), make_engine(pg_url)
     try:
         async with DurableAuditSink(e1, pz) as a, DurableAuditSink(e2, pz) as b:
             for n in range(40):
                 await (a if n % 2 == 0 else b).record(event(integrasjon=f"i{n}"))
         assert _seqs(e1) == list(range(1, 41))
-        assert discarded == []
+        assert discarded == [] and threaded == []
         report = verify(e1)
         assert report.ok, report.problems
     finally:
@@ -61,8 +70,8 @@ async def test_alternating_writers_keep_one_chain(
 async def test_one_writer_commits_from_its_known_head(
     pg_url: str, pz: Pseudonymizer, event: EventFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Alone on the chain, every commit after the first takes the one-round-trip way, and
-    the locking way in the writer thread is not used again."""
+    """Alone on the chain, the first commit locks the head on the loop, every later one
+    takes the one-round-trip way, and the locking way in the writer thread is not used."""
     locking: list[int] = []
     real = DurableAuditSink._commit
 
@@ -76,7 +85,7 @@ async def test_one_writer_commits_from_its_known_head(
         async with DurableAuditSink(engine, pz) as sink:
             for _ in range(10):
                 await sink.record(event())
-        assert locking == [1]
+        assert locking == []
         assert _seqs(engine) == list(range(1, 11))
         assert verify(engine).ok
     finally:
@@ -129,7 +138,8 @@ async def test_both_connections_killed(pg_url: str, pz: Pseudonymizer, event: Ev
     engine = make_engine(pg_url)
     try:
         async with DurableAuditSink(engine, pz) as sink:
-            await sink.record(event())  # locking way: the thread's connection
+            # More items than the loop takes: the locking way, on the thread's connection.
+            await sink.record(event(items=_items(known_head.MAX_ITEMS + 1)))
             await sink.record(event())  # known head: the loop's connection
             assert sink._known is not None and sink._known._conn is not None
             pids = [
@@ -146,6 +156,60 @@ async def test_both_connections_killed(pg_url: str, pz: Pseudonymizer, event: Ev
         assert verify(engine).ok
     finally:
         engine.dispose()
+
+
+def _items(n: int) -> tuple[AuditItem, ...]:
+    return tuple(
+        AuditItem("kjennemerke", f"CU{10000 + i}", None, "found", (FNR,)) for i in range(n)
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "landed"),
+    [("lock", False), ("commit", True), ("commit", False)],
+)
+async def test_locked_commit_on_the_loop_fails_safely(
+    pg_url: str,
+    pz: Pseudonymizer,
+    event: EventFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    landed: bool,
+) -> None:
+    """Another writer moved the head, so A locks it on the loop. The connection fails while
+    locking (nothing sent: the thread commits the batch) or around the COMMIT message (after
+    PostgreSQL ran it, or before): the batch is in the chain exactly once, no 503, and the
+    lock is not left held (B commits again afterwards)."""
+    real = psycopg.AsyncConnection.execute
+    fail = {"armed": False, "fired": False}
+
+    async def failing(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        text_ = str(query)
+        hit = text_.startswith("BEGIN") if where == "lock" else text_.endswith("COMMIT")
+        if fail["armed"] and hit:
+            fail["armed"], fail["fired"] = False, True
+            if landed:
+                await real(self, query, *args, **kwargs)
+            raise psycopg.OperationalError("consuming input failed: server closed the connection")
+        return await real(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "execute", failing)
+    e1, e2 = make_engine(pg_url), make_engine(pg_url)
+    try:
+        async with DurableAuditSink(e1, pz) as a, DurableAuditSink(e2, pz) as b:
+            await a.record(event())
+            await b.record(event())  # A's known head is stale now
+            fail["armed"] = True
+            await a.record(event())  # refused guess, then the locked way, which fails
+            assert fail["fired"]
+            await b.record(event())
+            await a.record(event())
+        assert _seqs(e1) == [1, 2, 3, 4, 5]
+        report = verify(e1)
+        assert report.ok, report.problems
+    finally:
+        e1.dispose()
+        e2.dispose()
 
 
 async def test_values_reach_the_table_unchanged(

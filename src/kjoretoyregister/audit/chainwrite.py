@@ -46,6 +46,8 @@ _SELECT_HEAD = f"SELECT seq, hash, base_seq, base_hash FROM {_HEAD.name} WHERE i
 #: already holds the database's write lock (``BEGIN IMMEDIATE``).
 _LOCK_HEAD = {"postgresql": _SELECT_HEAD + " FOR UPDATE", "sqlite": _SELECT_HEAD}
 _MARK = {"postgresql": "%s", "sqlite": "?"}
+#: PostgreSQL: open a transaction and lock and read the head, as one simple-query message.
+LOCK_HEAD_PG = "BEGIN; " + _LOCK_HEAD["postgresql"]
 
 
 @dataclass(slots=True)
@@ -88,6 +90,11 @@ def lock_head_driver(driver: Any, dialect: str) -> Head:
         row = cursor.fetchone()
     finally:
         cursor.close()
+    return head_of(row)
+
+
+def head_of(row: Sequence[Any] | None) -> Head:
+    """The :class:`Head` of a row read by :data:`LOCK_HEAD_PG` (or SQLite's equivalent)."""
     if row is None:
         raise RuntimeError("audit_chain_head has no row: run the migrations")
     return Head(int(row[0]), str(row[1]), int(row[2]), str(row[3]))
