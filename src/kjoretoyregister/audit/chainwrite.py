@@ -17,25 +17,17 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Connection, Table
 
 from kjoretoyregister.audit import chain
-from kjoretoyregister.audit.models import (
-    AuditChainHead,
-    AuditCheckpoint,
-    AuditEntry,
-    AuditItem,
-    AuditSubject,
-)
+from kjoretoyregister.audit.models import CHECKPOINT_TABLE as _CHECKPOINT
+from kjoretoyregister.audit.models import ENTRY_TABLE as _ENTRY
+from kjoretoyregister.audit.models import HEAD_TABLE as _HEAD
+from kjoretoyregister.audit.models import ITEM_TABLE as _ITEM
+from kjoretoyregister.audit.models import SUBJECT_TABLE as _SUBJECT
 from kjoretoyregister.store.db import utcnow
-
-_ENTRY = cast(Table, AuditEntry.__table__)
-_ITEM = cast(Table, AuditItem.__table__)
-_SUBJECT = cast(Table, AuditSubject.__table__)
-_HEAD = cast(Table, AuditChainHead.__table__)
-_CHECKPOINT = cast(Table, AuditCheckpoint.__table__)
 
 #: Up to this many rows a PostgreSQL batch goes as pipelined INSERTs in one round trip; above
 #: it COPY's per-row cost wins (psycopg's executemany costs ~0.1 ms of Python per row).

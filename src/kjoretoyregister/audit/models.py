@@ -16,8 +16,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kjoretoyregister.store.db import Base, BigIntPK
@@ -127,3 +128,11 @@ class AuditCheckpoint(Base):
     base_seq: Mapped[int] = mapped_column(BigInteger)
     base_hash: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(16))  # periodic | manual | purge
+
+
+#: The Core tables, for the writer's and retention's fixed statements.
+ENTRY_TABLE = cast(Table, AuditEntry.__table__)
+ITEM_TABLE = cast(Table, AuditItem.__table__)
+SUBJECT_TABLE = cast(Table, AuditSubject.__table__)
+HEAD_TABLE = cast(Table, AuditChainHead.__table__)
+CHECKPOINT_TABLE = cast(Table, AuditCheckpoint.__table__)

@@ -15,26 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Engine, Table, delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from kjoretoyregister.audit import chain
-from kjoretoyregister.audit.models import (
-    AuditChainHead,
-    AuditCheckpoint,
-    AuditEntry,
-    AuditItem,
-    AuditSubject,
-)
+from kjoretoyregister.audit.models import CHECKPOINT_TABLE as _CHECKPOINT
+from kjoretoyregister.audit.models import ENTRY_TABLE as _ENTRY
+from kjoretoyregister.audit.models import HEAD_TABLE as _HEAD
+from kjoretoyregister.audit.models import ITEM_TABLE as _ITEM
+from kjoretoyregister.audit.models import SUBJECT_TABLE as _SUBJECT
 from kjoretoyregister.audit.writer import access_entry, append, lock_head, write_checkpoint
 from kjoretoyregister.store.db import READ_ONLY, utcnow
-
-_ENTRY = cast(Table, AuditEntry.__table__)
-_ITEM = cast(Table, AuditItem.__table__)
-_SUBJECT = cast(Table, AuditSubject.__table__)
-_HEAD = cast(Table, AuditChainHead.__table__)
-_CHECKPOINT = cast(Table, AuditCheckpoint.__table__)
 
 
 def create_checkpoint(engine: Engine, reason: str = "manual") -> dict[str, Any]:
