@@ -20,12 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from kjoretoyregister.config import GatewaySettings
 from kjoretoyregister.gateway.errors import RateLimited
 from kjoretoyregister.gateway.metrics import GatewayMetrics
+from kjoretoyregister.limitstore import close_storage, redis_storage
 from kjoretoyregister.logs import get_logger
 
 log = get_logger(__name__)
@@ -76,14 +77,8 @@ class RateLimiter:
         self._redis_storage: Storage | None = None
         self._shared: SlidingWindowCounterRateLimiter | None = None
         if s.redis_url and self._limits:
-            uri = "async+" + s.redis_url if not s.redis_url.startswith("async+") else s.redis_url
-            self._redis_storage = RedisStorage(
-                uri,
-                implementation="redispy",
-                wrap_exceptions=True,
-                key_prefix=f"{s.redis_prefix}:rl",
-                socket_timeout=0.25,
-                socket_connect_timeout=0.25,
+            self._redis_storage = redis_storage(
+                s.redis_url, key_prefix=f"{s.redis_prefix}:rl", timeout_s=0.25
             )
             self._shared = SlidingWindowCounterRateLimiter(self._redis_storage)
         self._degraded_until = float("-inf")
@@ -133,14 +128,4 @@ class RateLimiter:
 
     async def close(self) -> None:
         """Release the Redis connection pool, if any."""
-        storage = self._redis_storage
-        if storage is None:
-            return
-        bridge = getattr(storage, "bridge", None)
-        client = getattr(bridge, "storage", None)
-        aclose = getattr(client, "aclose", None)
-        if aclose is not None:
-            try:
-                await aclose()
-            except Exception as exc:  # closing a dead connection must not fail shutdown
-                log.debug("ratelimit_close_failed", error=type(exc).__name__)
+        await close_storage(self._redis_storage)

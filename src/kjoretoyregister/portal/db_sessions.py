@@ -37,7 +37,6 @@ from kjoretoyregister.portal.sessions import (
     PortalSession,
     SessionStore,
     SessionStoreUnavailable,
-    decode_session,
     encode_session,
     store_key,
 )
@@ -99,15 +98,7 @@ class DatabaseSessionStore(SessionStore):
                 return None if found is None else str(found[0])
 
         raw: str | None = await self._run(read)
-        if raw is None:
-            return None, False
-        session = decode_session(sid, raw)
-        now = self._clock()
-        if self._expired(session, now):
-            await self.delete(sid)
-            return None, True
-        session.last_seen = now
-        return session, False
+        return await self._admit(sid, raw)
 
     async def save(self, session: PortalSession) -> None:
         now = self._clock()

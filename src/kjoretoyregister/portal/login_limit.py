@@ -32,10 +32,11 @@ from collections.abc import Callable
 
 from aiohttp import web
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from kjoretoyregister.config import PortalSettings
+from kjoretoyregister.limitstore import close_storage, redis_storage
 from kjoretoyregister.logs import get_logger
 
 log = get_logger(__name__)
@@ -77,13 +78,8 @@ class LoginLimiter:
         self._shared: MovingWindowRateLimiter | None = None
         url = settings.redis_url
         if url and (self._per_address or self._per_person):
-            self._redis_storage = RedisStorage(
-                url if url.startswith("async+") else "async+" + url,
-                implementation="redispy",
-                wrap_exceptions=True,
-                key_prefix=f"{settings.redis_prefix}:portal:login",
-                socket_timeout=0.5,
-                socket_connect_timeout=0.5,
+            self._redis_storage = redis_storage(
+                url, key_prefix=f"{settings.redis_prefix}:portal:login", timeout_s=0.5
             )
             self._shared = MovingWindowRateLimiter(self._redis_storage)
         self._degraded_until = float("-inf")
@@ -127,13 +123,7 @@ class LoginLimiter:
 
     async def close(self) -> None:
         """Release the Redis connection pool, if any."""
-        bridge = getattr(self._redis_storage, "bridge", None)
-        aclose = getattr(getattr(bridge, "storage", None), "aclose", None)
-        if aclose is not None:
-            try:
-                await aclose()
-            except Exception as exc:  # closing a dead connection must not fail shutdown
-                log.debug("login_limit_close_failed", error=type(exc).__name__)
+        await close_storage(self._redis_storage)
 
 
 async def _count(

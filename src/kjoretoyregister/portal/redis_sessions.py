@@ -21,7 +21,6 @@ from kjoretoyregister.portal.sessions import (
     PortalSession,
     SessionStore,
     SessionStoreUnavailable,
-    decode_session,
     encode_session,
     store_key,
 )
@@ -61,15 +60,7 @@ class RedisSessionStore(SessionStore):
             raw = await self._redis.get(self._key(sid))
         except (RedisError, OSError) as exc:
             raise SessionStoreUnavailable() from exc
-        if raw is None:
-            return None, False
-        session = decode_session(sid, raw)
-        now = self._clock()
-        if self._expired(session, now):
-            await self.delete(sid)
-            return None, True
-        session.last_seen = now
-        return session, False
+        return await self._admit(sid, raw)
 
     async def save(self, session: PortalSession) -> None:
         from redis.exceptions import RedisError

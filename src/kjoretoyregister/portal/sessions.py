@@ -138,6 +138,19 @@ class SessionStore:
             session.last_seen + self.idle_timeout_s, session.created + self.absolute_timeout_s
         )
 
+    async def _admit(self, sid: str, raw: bytes | str | None) -> tuple[PortalSession | None, bool]:
+        """A shared store's answer for ``sid``: decoded and touched if live; if timed out,
+        deleted (on every instance at once) and reported as such."""
+        if raw is None:
+            return None, False
+        session = decode_session(sid, raw)
+        now = self._clock()
+        if self._expired(session, now):
+            await self.delete(sid)
+            return None, True
+        session.last_seen = now
+        return session, False
+
     def new(self) -> PortalSession:
         """A new empty session with a fresh id and CSRF token (stored by :meth:`save`)."""
         now = self._clock()
