@@ -112,8 +112,8 @@ async def test_writer_survives_its_connection_being_killed(
     failover, pg_terminate_backend) the next batch goes through on a fresh one, no 503.
     SQLite (a local file does not drop connections; here it is closed under the writer): that
     batch fails closed, and the next one works on a fresh connection."""
-    # PostgreSQL commits small batches on the loop's own connection; a batch with more items
-    # than that takes goes through the writer thread's kept connection, the one killed here.
+    # Small batches commit on the loop's own connection (both stores); a batch with more
+    # items than that takes goes through the writer thread's kept connection, the one killed.
     big = tuple(
         AuditItem("kjennemerke", f"CU{10000 + i}", None, "found", (FNR,))
         for i in range(known_head.MAX_ITEMS + 1)
@@ -128,8 +128,8 @@ async def test_writer_survives_its_connection_being_killed(
         else:
             sink._raw.driver_connection.close()
             with pytest.raises(AuditUnavailable):
-                await sink.record(event())
-        await sink.record(event())
+                await sink.record(event(items=big))
+        await sink.record(event(items=big))
     assert _count(engine) == (3 if engine.dialect.name == "postgresql" else 2)
     assert verify(engine).ok
 

@@ -62,6 +62,19 @@ class HostWriteLock:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free, without waiting; :meth:`release` it after."""
+        try:
+            fcntl.flock(self._open(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Release a lock taken by :meth:`try_acquire`."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
     def close(self) -> None:
         """Close the file (the lock, if held, goes with it)."""
         if self._fd is not None:

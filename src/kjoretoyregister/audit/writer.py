@@ -46,6 +46,8 @@ from kjoretoyregister.audit.chainwrite import (
 )
 from kjoretoyregister.audit.events import AuditEvent, AuditUnavailable
 from kjoretoyregister.audit.hostlock import HostWriteLock
+from kjoretoyregister.audit.inline_sqlite import MAX_ITEMS as INLINE_MAX_ITEMS
+from kjoretoyregister.audit.inline_sqlite import InlineSqlite
 from kjoretoyregister.audit.known_head import NOT_TRIED, KnownHead
 from kjoretoyregister.audit.models import ACCESS, LOOKUP, REQUESTED, RETURNED
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
@@ -228,6 +230,8 @@ class DurableAuditSink:
         self._raw: Any = None
         #: SQLite file: the audit writers of all processes on this host take turns here.
         self._host_lock = HostWriteLock.for_engine(engine)
+        #: SQLite file: small batches commit on the loop when nothing has to be waited for.
+        self._inline = InlineSqlite(engine) if self._host_lock is not None else None
         #: PostgreSQL: the head this writer last committed, to commit from in one go.
         self._known = KnownHead(engine.url) if self._dialect == "postgresql" else None
         self._anchors = (
@@ -316,6 +320,8 @@ class DurableAuditSink:
             self._executor.shutdown(wait=True)
         if self._host_lock is not None:
             self._host_lock.close()
+        if self._inline is not None:
+            self._inline.close()
         if self._known is not None:
             await self._known.close()
         if self._anchors is not None:
@@ -342,7 +348,9 @@ class DurableAuditSink:
             events = [ev for ev, _ in batch]
             try:
                 expected = await self._commit_known(events)
-                if expected is not None:
+                if expected is not None and not (
+                    expected is NOT_TRIED and self._commit_inline(events)
+                ):
                     await loop.run_in_executor(self._executor, self._commit, events, expected)
             except Exception as exc:
                 # The exception text may quote SQL parameters (identifiers): log its type only.
@@ -379,6 +387,19 @@ class DurableAuditSink:
         if not known.wants(sum(len(ev.items) for ev in events)):
             return NOT_TRIED
         return await known.commit([encode_event(ev, self._pz) for ev in events])
+
+    def _commit_inline(self, events: Sequence[AuditEvent]) -> bool:
+        """SQLite, small batch, nobody else writing: commit it here on the loop."""
+        inline = self._inline
+        if inline is None or self._checkpoint_due(_time.monotonic()):
+            return False
+        if sum(len(ev.items) for ev in events) > INLINE_MAX_ITEMS:
+            return False
+        head = inline.try_commit([encode_event(ev, self._pz) for ev in events])
+        if head is None:
+            return False
+        self._remember(head)
+        return True
 
     def _commit(self, events: Sequence[AuditEvent], expected: Head = NOT_TRIED) -> None:
         """The locking way, in the writer thread: lock the head, append, commit.
