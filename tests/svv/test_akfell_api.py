@@ -469,3 +469,18 @@ async def test_logs_carry_no_plates_names_or_fnr(
     assert "/kjoretoyoppslag/person" in out  # the request log is there, by route template
     for secret in ("CU11297", person["fodselsnummer"], person["etternavn"], "SISDINKY45727043"):
         assert secret not in out
+
+
+async def test_audience_must_be_absent_unspecified_or_the_configured_resource(
+    svv_register: Register, tmp_path: Path
+) -> None:
+    resource = "https://akfell-datautlevering.atlas.vegvesen.no/kjoretoyoppslag/bulk/kjennemerke"
+    async with akfell_env(svv_register, tmp_path, akfell_audience=resource) as env:
+        for aud, expected in ((resource, 200), ("unspecified", 200), ("https://annen.no", 401)):
+            token = mint_token(
+                env.mp_state, issuer=env.mp_issuer, orgnr=ORGNR, scope=SCOPE, aud=aud
+            )
+            response = await env.sim.post(
+                BULK + "kjennemerke", json=[], headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status == expected, aud

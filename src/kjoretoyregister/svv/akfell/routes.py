@@ -13,6 +13,11 @@ orgnr the register does not know is ``ORGANISASJONSNUMMER_UKJENT`` (inferred), a
 above ``akfell_max_antall`` a 400. Enkeltoppslag: ``KjoretoydataResponse`` without ``eierskap``;
 an unknown vehicle is 200 with ``feilmelding`` and an empty list (inferred; §12.10).
 
+Errors that are not functional answers (malformed bodies or parameters, more bulk items than
+``max_bulk_items``, auth) are the simulator's svvguid error body with a message saying what is
+valid. akfell's spec gives its 400 "the same body schema" as the 200 but no content (svv-api.md
+§5: unknown); a wrapper with an empty ``responser`` would say nothing about what went wrong.
+
 Every delivered vehicle uses one unit of the caller's daily quota (:mod:`.quota`); an answer
 that does not fit is 422 + ``Retry-After`` with a plain-text body, and so is every request while
 the simulator's ``quota_exceeded`` switch is on. The enkeltoppslag counts calls instead (SVV:
