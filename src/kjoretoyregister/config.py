@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -64,6 +64,38 @@ class SvvSettings(_Section):
     quota_exceeded: bool = Field(
         False, description="Answer bulk requests with 422 + Retry-After (akfell's daily quota)"
     )
+    # -- the akfell profile (akfell-datautlevering, SVV's current API; svv/akfell) ----------
+    api: Literal["v2", "akfell", "both"] = Field(
+        "v2", description="Which API generation to serve: v2 (default), akfell, or both"
+    )
+    akfell_issuer: str = Field(
+        "http://127.0.0.1:8082/", description="akfell: the trusted Maskinporten issuer (iss)"
+    )
+    akfell_jwks_url: str | None = Field(
+        None, description="akfell: the issuer's JWKS URL; None = from its well-known document"
+    )
+    akfell_scope: str = Field(
+        "svv:kjoretoy/kjoretoyopplysninger", min_length=1, description="akfell: required scope"
+    )
+    akfell_audience: str | None = Field(
+        None, description="akfell: an accepted aud besides absent/'unspecified' (the resource)"
+    )
+    akfell_daily_quota: int = Field(
+        5000, ge=0, description="akfell: vehicles per Maskinporten client per day (Oslo time)"
+    )
+    akfell_max_treff: int = Field(
+        1000, ge=1, description="akfell: most vehicles one person lookup may find (400 above)"
+    )
+    akfell_default_antall: int = Field(100, ge=1, description="akfell: organisasjon page size")
+    akfell_max_antall: int = Field(
+        1000, ge=1, description="akfell: largest organisasjon antall (400 above)"
+    )
+    akfell_api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="akfell: enkeltoppslag API keys (SVV-Authorization: Apikey KEY); a "
+        "Maskinporten token with the scope is accepted too",
+    )
+    akfell_leeway_s: int = Field(10, ge=0, le=300, description="akfell: token clock leeway")
 
 
 class MaskinportenSettings(_Section):

@@ -123,7 +123,11 @@ def ensure_client(mp_state_dir: Path, data_dir: Path) -> tuple[str, Path]:
         kid = kid_path.read_text().strip()
         if client.key(kid) is not None:
             return kid, key_path
-    made = make_client(state, DEMO_CLIENT_ID, DEMO_SUPPLIER_ORGNR, ["ks:fiks"])
+    # ks:fiks for the gateway; SVV's akfell scope for the simulator's akfell profile
+    # (KJR_SVV__API=both), which the demo client may then call directly.
+    made = make_client(
+        state, DEMO_CLIENT_ID, DEMO_SUPPLIER_ORGNR, ["ks:fiks", "svv:kjoretoy/kjoretoyopplysninger"]
+    )
     pem = made.private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -343,7 +347,12 @@ async def _run_bound(
         svv_user, svv_password = "fiks-gateway", secrets.token_urlsafe(24)
         svv_settings = settings.svv.model_copy(update={"users": []})
         svv_settings = SvvSettings.model_validate(
-            {**svv_settings.model_dump(), "users": [f"{svv_user}:{svv_password}"]}
+            {
+                **svv_settings.model_dump(),
+                "users": [f"{svv_user}:{svv_password}"],
+                # The akfell profile (if KJR_SVV__API turns it on) trusts this demo's stand-in.
+                "akfell_issuer": f"http://{LOOPBACK}:{mp_sock.getsockname()[1]}/",
+            }
         )
         svv_port = await _serve(create_simulator(register, svv_settings), svv_sock, stack)
 

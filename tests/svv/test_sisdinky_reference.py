@@ -3,24 +3,36 @@
 ``../shared/svv-reference/akfell-bulk-kjennemerke-sisdinky-response.json`` is SVV's answer from
 its test environment for 26 sisdinky plates at dtg 2023-06-02T13:33:07+02:00 (akfell
 generation). Our simulator's v2 bulk answer for the same plates, over a real socket, must hold
-every one of its values at the v2 path :mod:`akfell_mapping` maps it to, at that dtg and now.
+every one of its values at the v2 path :mod:`kjoretoyregister.svv.akfell.mapping` maps it to,
+at that dtg and now; and the akfell profile's answer, over real sockets with a real Maskinporten
+token, must *be* SVV's answer (only ``gjenstaendeKvote`` may differ).
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from akfell_mapping import AKFELL_ONLY, compare_item, leaves, v2_path
+from akfell_env import akfell_env
 
 from kjoretoyregister.svv import sisdinky
+from kjoretoyregister.svv.akfell.mapping import (
+    AKFELL_ONLY,
+    V2_ONLY,
+    is_v2_only,
+    leaves,
+    matches,
+    v2_path,
+)
 from kjoretoyregister.svv.catalog import VARIANTS
+from kjoretoyregister.svv.register import Register
 
 pytestmark = pytest.mark.timeout(60)
+
+_MISSING = object()
 
 REFERENCE = (
     Path(__file__).resolve().parents[2]
@@ -73,17 +85,81 @@ async def test_every_leaf_of_svvs_answer_is_ours(
 
 
 def test_the_mapping_leaves_out_only_fields_v2_does_not_have(reference) -> None:
-    """Every akfell-only rule is needed: each leaves out some leaf of SVV's answer."""
-    left_out = [
-        "/".join(str(p) for p in path)
+    """The akfell-only rules leave out a few leaves of SVV's answer (each kind of rule is
+    needed), and no leaf of it is one the mapping calls v2-only."""
+    paths = [
+        path
         for item in reference
         if "kjoretoydata" in item
         for path, _ in leaves(item["kjoretoydata"])
-        if v2_path(path) is None
     ]
-    used = {p for p in AKFELL_ONLY if any(re.match(p + "$", path) for path in left_out)}
-    assert used == set(AKFELL_ONLY)
+    left_out = [path for path in paths if v2_path(path) is None]
+    assert any(path[-1] == "avregistrertSidenDato" for path in left_out)
+    assert any(path[-1] == "veilastkoeffisientf0" for path in left_out)
+    assert all(any(matches(p, path) for p in AKFELL_ONLY) for path in left_out)
     assert len(left_out) < 200  # a few WLTP/NEDC values and one avregistrertSidenDato
+    assert not [path for path in paths if is_v2_only(path)]
+    assert V2_ONLY
+
+
+async def test_the_akfell_answer_is_svvs_answer(
+    svv_register: Register, tmp_path: Path, reference
+) -> None:
+    """``POST /kjoretoyoppslag/bulk/kjennemerke`` with the request of the reference's README
+    (the 26 plates at dtg 2023-06-02T13:33:07+02:00) answers exactly SVV's file: every key and
+    value of every element, in order; only ``gjenstaendeKvote`` is our own."""
+    svv_answer = orjson.loads(REFERENCE.read_bytes())
+    body = [item["request"] for item in reference]
+    assert all(r["dtg"] == DTG for r in body)
+    async with akfell_env(svv_register, tmp_path, api="akfell") as env:
+        response = await env.sim.post(
+            "/kjoretoyoppslag/bulk/kjennemerke", json=body, headers=await env.headers()
+        )
+        assert response.status == 200
+        ours = await response.json()
+    assert set(ours) == set(svv_answer) == {"gjenstaendeKvote", "responser"}
+    assert isinstance(ours["gjenstaendeKvote"], int)
+    for svv_item, our_item in zip(svv_answer["responser"], ours["responser"], strict=True):
+        assert our_item == svv_item, svv_item["request"]["kjennemerke"]
+    assert ours["responser"] == svv_answer["responser"]
+
+
+def _lookup(value: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(value, list) or part >= len(value):
+                return _MISSING
+        elif not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    """Equal JSON leaves of the same JSON type (1 is not 1.0, nor True)."""
+    return type(expected) is type(actual) and expected == actual
+
+
+def compare_item(akfell_item: dict[str, Any], v2_item: dict[str, Any]) -> tuple[int, list[str]]:
+    """(number of akfell leaves compared, differences) for one akfell ``responser`` element."""
+    if "feilmelding" in akfell_item:
+        kode = akfell_item["feilmelding"]
+        codes = [r.get("kode") for r in v2_item.get("responskoder", [])]
+        ok = kode in codes and "kjoretoy" not in v2_item
+        return 1, [] if ok else [f"feilmelding: akfell {kode!r}, v2 responskoder {codes}"]
+    differences: list[str] = []
+    count = 0
+    kjoretoy = v2_item.get("kjoretoy", {})
+    for path, expected in leaves(akfell_item["kjoretoydata"]):
+        target = v2_path(path)
+        if target is None:
+            continue
+        count += 1
+        actual = _lookup(kjoretoy, target)
+        if not _same(expected, actual):
+            shown = "(absent)" if actual is _MISSING else repr(actual)
+            differences.append(f"{'/'.join(map(str, target))}: SVV {expected!r}, ours {shown}")
+    return count, differences
 
 
 async def test_no_history_before_the_real_first_registration(

@@ -18,6 +18,8 @@ Modules:
 - ``_transport``: the I/O seam (``Transport``, ``AiohttpTransport``, ``RawResponse``).
 - ``_params`` / ``_paging``: request shapes (dtg, bulk items, chunks) and page iteration.
 - ``maskinporten``: ``MaskinportenTokenProvider`` (JWT grant, cached token).
+- ``akfell``: ``AsyncAkfellClient``, SVV's current akfell API directly (scope
+  ``svv:kjoretoy/kjoretoyopplysninger``), with the models in ``models.akfell``.
 - ``models``: the 77 generated SVV v2 models with accessors on ``Kjoretoy``.
 - ``errors``: every exception the client raises.
 - ``profile``: the ``demo --profile`` JSON file.
@@ -34,6 +36,7 @@ from kjoretoyregister.client._params import BulkItem, Dtg
 from kjoretoyregister.client._sync import KjoretoyregisterClient
 from kjoretoyregister.client._tokens import TokenProvider, provider_from_profile
 from kjoretoyregister.client._transport import AiohttpTransport, RawResponse, Transport
+from kjoretoyregister.client.akfell import AKFELL_SCOPE, AsyncAkfellClient
 from kjoretoyregister.client.errors import (
     FiksError,
     KjoretoyregisterError,
@@ -55,7 +58,9 @@ from kjoretoyregister.client.models import (
 from kjoretoyregister.client.profile import Profile, ProfileError, load_profile
 
 __all__ = [
+    "AKFELL_SCOPE",
     "AiohttpTransport",
+    "AsyncAkfellClient",
     "AsyncKjoretoyregisterClient",
     "BulkItem",
     "Dtg",

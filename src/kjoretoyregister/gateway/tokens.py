@@ -1,19 +1,16 @@
-"""Maskinporten access-token verification with a JWKS cache and a verified-token cache.
+"""Maskinporten access-token verification for the gateway, with a verified-token cache.
 
-Checks (fiks-platform.md §1.5, §2.5): signature by a key in the issuer's JWKS (found through the
-issuer's well-known document), ``alg`` in RS256/384/512, ``iss`` equal to the configured issuer,
-``exp``/``iat`` with a small leeway, ``ks:fiks`` in ``scope``, ``aud`` absent, ``"unspecified"``
-or our own resource, and ``consumer.ID`` of the form ``0192:<9 digits>``.
+Signature, ``alg``, ``iss``, ``exp``/``iat`` and the JWKS cache are the shared
+:class:`~kjoretoyregister.accesstoken.JwtVerifier` (fiks-platform.md §1.5, §2.5). The gateway
+adds: ``ks:fiks`` in ``scope``, ``aud`` absent, ``"unspecified"`` or our own resource, and
+``consumer.ID`` of the form ``0192:<9 digits>``.
 
-The JWKS is cached for ``jwks_cache_s`` (Digdir: "say 24 hours"); an unknown ``kid`` triggers a
-refetch at most once per ``jwks_min_refetch_s``, so a flood of forged kids cannot hammer
-Maskinporten. A token that passed is remembered until its ``exp`` (keyed by the token string),
-which takes the ~100 µs RSA verification off the hot path for a client's repeated calls.
+A token that passed is remembered until its ``exp`` (keyed by the token string), which takes
+the ~100 µs RSA verification off the hot path for a client's repeated calls.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -21,18 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import jwt
-import orjson
 
+from kjoretoyregister.accesstoken import (
+    ALLOWED_ALGORITHMS,
+    InvalidToken,
+    JwtVerifier,
+    KeysUnavailable,
+    has_scope,
+)
 from kjoretoyregister.gateway.errors import JwksUnavailable, TokenInvalid
-from kjoretoyregister.logs import get_logger
 
-log = get_logger(__name__)
+__all__ = ["ALLOWED_ALGORITHMS", "REQUIRED_SCOPE", "TokenVerifier", "VerifiedToken"]
 
-ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
 REQUIRED_SCOPE = "ks:fiks"
 _CONSUMER_ID = re.compile(r"0192:([0-9]{9})")
-_WELL_KNOWN = (".well-known/oauth-authorization-server", ".well-known/openid-configuration")
 _MAX_CACHED_TOKENS = 10_000
 
 
@@ -44,14 +43,6 @@ class VerifiedToken:
     supplier_orgnr: str | None
     client_id: str
     exp: float
-
-
-class _Keys:
-    """The current JWKS: kid → RSA public key, and when it was fetched."""
-
-    def __init__(self, keys: dict[str, Any], fetched_at: float) -> None:
-        self.keys = keys
-        self.fetched_at = fetched_at
 
 
 class TokenVerifier:
@@ -80,19 +71,19 @@ class TokenVerifier:
         fetch_timeout_s: float = 5,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not issuer:
-            raise ValueError("issuer must not be empty")
+        self._jwt = JwtVerifier(
+            issuer,
+            session,
+            jwks_cache_s=jwks_cache_s,
+            jwks_min_refetch_s=jwks_min_refetch_s,
+            leeway_s=leeway_s,
+            fetch_timeout_s=fetch_timeout_s,
+            clock=clock,
+        )
         self.issuer = issuer
-        self._session = session
         self._audiences = {"unspecified"} | ({resource} if resource else set())
-        self._jwks_cache_s = jwks_cache_s
-        self._min_refetch_s = jwks_min_refetch_s
         self._leeway = leeway_s
-        self._timeout = aiohttp.ClientTimeout(total=fetch_timeout_s)
         self._clock = clock
-        self._keys: _Keys | None = None
-        self._last_fetch_attempt = float("-inf")
-        self._lock = asyncio.Lock()
         self._verified: dict[str, VerifiedToken] = {}
 
     async def verify(self, token: str) -> VerifiedToken:
@@ -104,33 +95,17 @@ class TokenVerifier:
                 return cached
             del self._verified[token]
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+            claims = await self._jwt.claims(token)
+        except InvalidToken:
             raise TokenInvalid() from None
-        alg, kid = header.get("alg"), header.get("kid")
-        # The allow-list is what stops "none" and HS256-signed-with-the-public-key tokens.
-        if alg not in ALLOWED_ALGORITHMS or not isinstance(kid, str):
-            raise TokenInvalid()
-        key = await self._key_for(kid)
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[alg],
-                issuer=self.issuer,
-                leeway=self._leeway,
-                # PyJWT refuses any non-empty aud unless told which; we check aud ourselves.
-                options={"require": ["exp", "iat", "iss"], "verify_aud": False},
-            )
-        except jwt.PyJWTError:
-            raise TokenInvalid() from None
+        except KeysUnavailable as exc:
+            raise JwksUnavailable() from exc
         verified = self._check_claims(claims)
         self._remember(token, verified, now)
         return verified
 
     def _check_claims(self, claims: dict[str, Any]) -> VerifiedToken:
-        scope = claims.get("scope")
-        if not isinstance(scope, str) or REQUIRED_SCOPE not in scope.split():
+        if not has_scope(claims, REQUIRED_SCOPE):
             raise TokenInvalid()
         aud = claims.get("aud")
         audiences = [aud] if isinstance(aud, str) else aud
@@ -164,82 +139,10 @@ class TokenVerifier:
         Raises:
             JwksUnavailable: no key set could be fetched, or only a stale one is held.
         """
-        now = self._clock()
-        keys = self._keys
-        stale = keys is None or now - keys.fetched_at > self._jwks_cache_s
-        if stale and now - self._last_fetch_attempt >= self._min_refetch_s:
-            keys = await self._refresh(now)
-        if keys is None or self._clock() - keys.fetched_at > self._jwks_cache_s:
-            raise JwksUnavailable()
-
-    async def _key_for(self, kid: str) -> Any:
-        now = self._clock()
-        keys = self._keys
-        if keys is None or (
-            now - keys.fetched_at > self._jwks_cache_s
-            and now - self._last_fetch_attempt >= self._min_refetch_s
-        ):
-            keys = await self._refresh(now)
-        key = keys.keys.get(kid)
-        if key is None and now - self._last_fetch_attempt >= self._min_refetch_s:
-            keys = await self._refresh(now)
-            key = keys.keys.get(kid)
-        if key is None:
-            raise TokenInvalid()
-        return key
-
-    async def _refresh(self, requested_at: float) -> _Keys:
-        """Fetch the JWKS; on failure keep using a stale set if there is one."""
-        async with self._lock:
-            current = self._keys
-            # Another request refreshed (or tried) while this one waited for the lock.
-            if current is not None and self._last_fetch_attempt >= requested_at:
-                return current
-            self._last_fetch_attempt = self._clock()
-            try:
-                keys = await self._fetch_jwks()
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                log.warning("jwks_fetch_failed", error=type(exc).__name__)
-                if current is not None:
-                    return current
-                raise JwksUnavailable() from exc
-            self._keys = _Keys(keys, self._last_fetch_attempt)
-            return self._keys
-
-    async def _get_json(self, url: str) -> Any:
-        async with self._session.get(url, timeout=self._timeout) as resp:
-            if resp.status != 200:
-                raise ValueError(f"status {resp.status}")
-            return orjson.loads(await resp.read())
-
-    async def _fetch_jwks(self) -> dict[str, Any]:
-        base = self.issuer if self.issuer.endswith("/") else self.issuer + "/"
-        jwks_uri: str | None = None
-        last: Exception | None = None
-        for suffix in _WELL_KNOWN:
-            try:
-                doc = await self._get_json(base + suffix)
-            except (ValueError, orjson.JSONDecodeError) as exc:
-                last = exc
-                continue
-            if isinstance(doc, dict) and isinstance(doc.get("jwks_uri"), str):
-                jwks_uri = doc["jwks_uri"]
-                break
-        if jwks_uri is None:
-            raise ValueError(f"no well-known document with jwks_uri ({last})")
-        jwks = await self._get_json(jwks_uri)
-        if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
-            raise ValueError("JWKS without keys")
-        keys: dict[str, Any] = {}
-        for jwk in jwks["keys"]:
-            if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or "kid" not in jwk:
-                continue
-            try:
-                keys[str(jwk["kid"])] = jwt.PyJWK(jwk, algorithm="RS256").key
-            except jwt.PyJWTError:
-                continue
-        log.info("jwks_fetched", keys=len(keys))
-        return keys
+        try:
+            await self._jwt.ensure_keys()
+        except KeysUnavailable as exc:
+            raise JwksUnavailable() from exc
 
 
 def _orgnr_of(party: Any) -> str | None:

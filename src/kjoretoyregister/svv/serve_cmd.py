@@ -1,14 +1,17 @@
 """``kjoretoyregister svv serve``: run the simulator's HTTP API on a register file.
 
 Flags win over ``KJR_SVV__*`` settings. ``--user`` replaces the configured users when given.
-Without any user the command refuses to start: an open simulator would teach clients to skip
-authentication, and a generated password would end up in terminal scroll-back and logs.
+``--api`` chooses the API generation: ``v2`` (default), ``akfell`` or ``both``. When v2 is
+served and no user is configured the command refuses to start: an open simulator would teach
+clients to skip authentication, and a generated password would end up in terminal scroll-back
+and logs. The akfell routes take Maskinporten tokens instead (``--akfell-issuer``); Basic users
+are then needed only for the ``/_sim`` switches.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -16,7 +19,9 @@ from kjoretoyregister.cliutil import settings_or_exit
 from kjoretoyregister.httpserver import BindError, EdgeLimits
 from kjoretoyregister.svv.auth import Users, UserSpecError
 from kjoretoyregister.svv.register import RegisterError
-from kjoretoyregister.svv.server import BASE_PATH, run
+from kjoretoyregister.svv.server import base_paths, run
+
+Api = Literal["v2", "akfell", "both"]
 
 
 def serve(
@@ -58,6 +63,33 @@ def serve(
         bool | None,
         typer.Option("--outage/--no-outage", help="Start in outage mode (503 for everything)."),
     ] = None,
+    api: Annotated[
+        Api | None,
+        typer.Option(
+            "--api",
+            help="API generation: v2 (default; /ws/no/vegvesen/kjoretoy/felles/v2), akfell "
+            "(SVV's current akfell-datautlevering: /kjoretoyoppslag, /enkeltoppslag; Maskinporten "
+            "tokens) or both.",
+        ),
+    ] = None,
+    akfell_issuer: Annotated[
+        str | None,
+        typer.Option(
+            "--akfell-issuer", help="akfell: trusted Maskinporten issuer (default :8082 stand-in)."
+        ),
+    ] = None,
+    akfell_jwks_url: Annotated[
+        str | None,
+        typer.Option("--akfell-jwks-url", help="akfell: JWKS URL (default: from the issuer)."),
+    ] = None,
+    akfell_daily_quota: Annotated[
+        int | None,
+        typer.Option("--akfell-daily-quota", help="akfell: vehicles per client per day (5000)."),
+    ] = None,
+    akfell_api_key: Annotated[
+        list[str] | None,
+        typer.Option("--akfell-api-key", help="akfell: an enkeltoppslag API key (repeatable)."),
+    ] = None,
     quota_exceeded: Annotated[
         bool | None,
         typer.Option(
@@ -65,7 +97,8 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve SVV's bulk (Kjøretøyoppslag) and search (Kjøretøysøk) API from a register file.
+    """Serve SVV's bulk (Kjøretøyoppslag) and search (Kjøretøysøk) API from a register file;
+    with --api akfell|both also (or instead) SVV's current akfell-datautlevering API.
 
     The switches can be changed while it runs by a user with the SIMULATOR role:
     GET/POST /_sim/faults (JSON {"outage", "latency_ms", "fault_rate", "quota_exceeded"}),
@@ -83,10 +116,15 @@ def serve(
         "fault_rate": fault_rate,
         "outage": outage,
         "quota_exceeded": quota_exceeded,
+        "api": api,
+        "akfell_issuer": akfell_issuer,
+        "akfell_jwks_url": akfell_jwks_url,
+        "akfell_daily_quota": akfell_daily_quota,
+        "akfell_api_keys": akfell_api_key or None,
     }
     settings = settings_or_exit(svv={k: v for k, v in flags.items() if v is not None})
     svv = settings.svv
-    if not svv.users:
+    if not svv.users and svv.api != "akfell":
         typer.echo(
             "error: no users configured: give --user NAME:PASSWORD (repeatable) or set "
             "KJR_SVV__USERS='[\"NAME:PASSWORD\"]'. Refusing to start an open simulator.",
@@ -103,7 +141,17 @@ def serve(
             "error: no register file: give --data FILE (make one with `svv generate`)", err=True
         )
         raise typer.Exit(2)
-    typer.echo(f"Users: {', '.join(users.names)}; base path {BASE_PATH}", err=True)
+    typer.echo(
+        f"Users: {', '.join(users.names) or '(none: /_sim is closed)'}; "
+        f"API {svv.api} at {', '.join(base_paths(svv.api))}",
+        err=True,
+    )
+    if svv.api != "v2":
+        typer.echo(
+            f"akfell: Maskinporten tokens from {svv.akfell_issuer} with scope "
+            f"{svv.akfell_scope}; daily quota {svv.akfell_daily_quota} vehicles per client",
+            err=True,
+        )
     try:
         run(
             svv,

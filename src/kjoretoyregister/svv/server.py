@@ -7,8 +7,13 @@ A request passes, outermost first:
    error (our :class:`~.errors.SvvError` s, aiohttp's 404/405/413, unexpected exceptions as
    500) as the svvguid body;
 2. ``_faults``: the outage, latency and fault-rate switches (not on ``/_sim``);
-3. ``_auth``: HTTP Basic against the configured users, then the role the route needs;
-4. the route: :mod:`.bulk`, :mod:`.sok` or :mod:`.admin`.
+3. ``_auth``: HTTP Basic against the configured users, then the role the route needs; on the
+   akfell routes a Maskinporten bearer token instead (:mod:`.akfell.auth`);
+4. the route: :mod:`.bulk`, :mod:`.sok`, :mod:`.akfell.routes` or :mod:`.admin`.
+
+``settings.api`` chooses the API generation: ``v2`` (the default: the v2 routes below
+:data:`BASE_PATH`), ``akfell`` (SVV's current akfell-datautlevering routes at the root, see
+:mod:`.akfell`) or ``both``. The ``/_sim`` switches are always there (HTTP Basic).
 
 Unknown paths and wrong methods are answered (404/405) before authentication: they reveal
 nothing but the public API's shape.
@@ -19,15 +24,20 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import aiohttp
 from aiohttp import web
 
 from kjoretoyregister import httpserver
+from kjoretoyregister.accesstoken import JwtVerifier
 from kjoretoyregister.config import SvvSettings
 from kjoretoyregister.logs import get_logger, redact_protocol_errors
 from kjoretoyregister.svv import admin, bulk, sokparams
+from kjoretoyregister.svv.akfell import auth as akfell_auth
+from kjoretoyregister.svv.akfell import routes as akfell
+from kjoretoyregister.svv.akfell.quota import DailyQuota
 from kjoretoyregister.svv.appstate import (
     EXECUTOR,
     REGISTER,
@@ -54,6 +64,9 @@ from kjoretoyregister.svv.sokquery import SokLimits
 BASE_PATH = "/ws/no/vegvesen/kjoretoy/felles/v2"
 V2 = BASE_PATH + "/rest/distribusjon/kjoretoy/v2.0"
 ADMIN_PREFIX = "/_sim/"
+# Route markers: these routes take a Maskinporten token (or an enkeltoppslag key), not Basic.
+AKFELL = "AKFELL"
+AKFELL_ENKELTOPPSLAG = "AKFELL_ENKELTOPPSLAG"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -104,38 +117,65 @@ def create_app(register: Register, settings: SvvSettings) -> web.Application:
         route = app.router.add_route(method, path, handler)
         roles[route] = role
 
-    add("POST", V2 + "/bulk/kjennemerke", bulk.bulk_kjennemerke, KJORETOYOPPSLAG)
-    add("POST", V2 + "/bulk/kuid", bulk.bulk_kuid, KJORETOYOPPSLAG)
-    vin_route = V2 + "/bulk/understellsnummer"
-    add("GET", vin_route + "/{understellsnummer}", bulk.bulk_understellsnummer, KJORETOYOPPSLAG)
-    # Without a VIN the route above cannot match; answer 400 rather than a puzzling 404.
-    add("GET", vin_route, bulk.bulk_understellsnummer, KJORETOYOPPSLAG)
-    add("GET", vin_route + "/", bulk.bulk_understellsnummer, KJORETOYOPPSLAG)
+    if settings.api in ("v2", "both"):
+        add("POST", V2 + "/bulk/kjennemerke", bulk.bulk_kjennemerke, KJORETOYOPPSLAG)
+        add("POST", V2 + "/bulk/kuid", bulk.bulk_kuid, KJORETOYOPPSLAG)
+        vin_route = V2 + "/bulk/understellsnummer"
+        add("GET", vin_route + "/{understellsnummer}", bulk.bulk_understellsnummer, KJORETOYOPPSLAG)
+        # Without a VIN the route above cannot match; answer 400 rather than a puzzling 404.
+        add("GET", vin_route, bulk.bulk_understellsnummer, KJORETOYOPPSLAG)
+        add("GET", vin_route + "/", bulk.bulk_understellsnummer, KJORETOYOPPSLAG)
 
-    sok = V2 + "/sok/"
-    add("GET", sok + "kjennemerke", vehicle_search(sokparams.parse_kjennemerke), KJORETOYSOK)
-    add(
-        "GET",
-        sok + "understellsnummer",
-        vehicle_search(sokparams.parse_understellsnummer),
-        KJORETOYSOK,
-    )
-    add("GET", sok + "fodselsnummer", vehicle_search(sokparams.parse_fodselsnummer), KJORETOYSOK)
-    add(
-        "GET",
-        sok + "organisasjonsnummer",
-        vehicle_search(sokparams.parse_organisasjonsnummer),
-        KJORETOYSOK,
-    )
-    add("GET", sok + "kundeid", vehicle_search(sokparams.parse_kundeid), KJORETOYSOK)
-    add("GET", sok + "eiernavn", vehicle_search(sokparams.parse_eiernavn), KJORETOYSOK)
-    add("GET", sok + "kunde", kunde_search(sokparams.parse_kunde), KJORETOYSOK)
+        sok = V2 + "/sok/"
+        add("GET", sok + "kjennemerke", vehicle_search(sokparams.parse_kjennemerke), KJORETOYSOK)
+        add(
+            "GET",
+            sok + "understellsnummer",
+            vehicle_search(sokparams.parse_understellsnummer),
+            KJORETOYSOK,
+        )
+        add(
+            "GET", sok + "fodselsnummer", vehicle_search(sokparams.parse_fodselsnummer), KJORETOYSOK
+        )
+        add(
+            "GET",
+            sok + "organisasjonsnummer",
+            vehicle_search(sokparams.parse_organisasjonsnummer),
+            KJORETOYSOK,
+        )
+        add("GET", sok + "kundeid", vehicle_search(sokparams.parse_kundeid), KJORETOYSOK)
+        add("GET", sok + "eiernavn", vehicle_search(sokparams.parse_eiernavn), KJORETOYSOK)
+        add("GET", sok + "kunde", kunde_search(sokparams.parse_kunde), KJORETOYSOK)
+
+    if settings.api in ("akfell", "both"):
+        _add_akfell(app, settings)
+        for method, path, handler, open_api in akfell.ROUTES:
+            add(method, path, handler, AKFELL_ENKELTOPPSLAG if open_api else AKFELL)
 
     add("GET", ADMIN_PREFIX + "faults", admin.get_faults, SIMULATOR)
     add("POST", ADMIN_PREFIX + "faults", admin.post_faults, SIMULATOR)
     add("POST", ADMIN_PREFIX + "outage", admin.post_outage, SIMULATOR)
     add("POST", ADMIN_PREFIX + "quota", admin.post_quota, SIMULATOR)
     return app
+
+
+def _add_akfell(app: web.Application, settings: SvvSettings) -> None:
+    """The akfell state: quotas, and a token verifier with its own HTTP session."""
+    app[akfell.QUOTA] = DailyQuota(settings.akfell_daily_quota)
+    app[akfell.ENKELTOPPSLAG_QUOTA] = DailyQuota(akfell.ENKELTOPPSLAG_CALLS_PER_DAY)
+
+    async def verifier(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            app[akfell_auth.VERIFIER] = JwtVerifier(
+                settings.akfell_issuer,
+                session,
+                jwks_url=settings.akfell_jwks_url,
+                leeway_s=settings.akfell_leeway_s,
+                jwks_min_refetch_s=5,
+            )
+            yield
+
+    app.cleanup_ctx.append(verifier)
 
 
 @web.middleware
@@ -186,6 +226,15 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if match.http_exception is not None:
         return await handler(request)  # raises the 404/405
     settings = request.app[SETTINGS]
+    role = request.app[ROUTE_ROLES].get(match.route)
+    if role in (AKFELL, AKFELL_ENKELTOPPSLAG):
+        verifier = request.app[akfell_auth.VERIFIER]
+        if role == AKFELL:
+            client = await akfell_auth.bearer_client(request, verifier, settings)
+        else:
+            client = await akfell_auth.enkeltoppslag_client(request, verifier, settings)
+        request[akfell.CLIENT] = client
+        return await handler(request)
     user = request.app[USERS].authenticate(request.headers.get("Authorization"))
     if user is None:
         realm = settings.realm.replace('"', "'")
@@ -193,7 +242,6 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
             "Mangler eller ugyldig brukernavn/passord (HTTP Basic)",
             headers={"WWW-Authenticate": f'Basic realm="{realm}", charset="UTF-8"'},
         )
-    role = request.app[ROUTE_ROLES].get(match.route)
     if role is not None and role not in user.roles:
         raise Forbidden(f"Brukeren mangler rollen {role} som tjenesten krever")
     return await handler(request)
@@ -203,6 +251,12 @@ def _template(request: web.Request) -> str:
     """The route template (never the concrete path: it may hold a VIN)."""
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "(no route)"
+
+
+def base_paths(api: str) -> list[str]:
+    """Where the chosen API generation(s) live: v2 below BASE_PATH, akfell at the root."""
+    paths = [BASE_PATH] if api in ("v2", "both") else []
+    return paths + (["/ (akfell: /kjoretoyoppslag, /enkeltoppslag)"] if api != "v2" else [])
 
 
 def run(
@@ -229,8 +283,11 @@ def run(
             port=settings.port,
             edge=edge,
             ready=lambda port: print_fn(
-                f"SVV simulator on http://{settings.host}:{port}{BASE_PATH} "
-                f"({register.meta.get('vehicles', '?')} vehicles; Ctrl+C to stop)"
+                f"SVV simulator ({settings.api}) on "
+                + " and ".join(
+                    f"http://{settings.host}:{port}{base}" for base in base_paths(settings.api)
+                )
+                + f" ({register.meta.get('vehicles', '?')} vehicles; Ctrl+C to stop)"
             ),
         )
     finally:
