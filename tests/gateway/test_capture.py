@@ -7,12 +7,14 @@ exactly what arrived, which the simulator does not expose.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import orjson
 import pytest
 
-from stack import SVV_BASE_PATH, CaptureUpstream, Stack, start_stack
+from kjoretoyregister.gateway.forwarding import Upstream
+from stack import LOOPBACK, SVV_BASE_PATH, CaptureUpstream, Stack, serve, start_stack
 
 V2 = SVV_BASE_PATH + "/rest/distribusjon/kjoretoy/v2.0"
 
@@ -177,3 +179,31 @@ async def test_sok_query_passes_through_raw(captured: tuple[Stack, Capture]) -> 
     (event,) = stack.memory_audit.events
     assert event.items[0].identifier_type == "sok/eiernavn"
     assert event.items[0].outcome == "not_found"
+
+
+async def test_a_cookie_set_by_svv_is_not_sent_on_a_later_request() -> None:
+    """One upstream session serves every caller: a Set-Cookie from SVV on one answer must not
+    ride along upstream on the next request, which may be another municipality's.
+
+    The upstream is addressed by host name (``localhost``): aiohttp's default jar ignores
+    cookies from bare IP addresses, which would hide the fault on loopback."""
+    capture = CaptureUpstream(orjson.dumps(ANSWER))
+    capture.headers = {**capture.headers, "Set-Cookie": "svvsession=abc123; Path=/"}
+    async with AsyncExitStack() as stack:
+        root = (await serve(capture.app(), stack)).replace(LOOPBACK, "localhost")
+        upstream = Upstream(root + SVV_BASE_PATH, user="fiks", password="pw")
+        await upstream.start()
+        stack.push_async_callback(upstream.close)
+        for _ in range(2):
+            answer = await upstream.forward(
+                "POST",
+                "/rest/distribusjon/kjoretoy/v2.0/bulk/kjennemerke",
+                query="",
+                body=b'[{"kjennemerke": "CU11297"}]',
+                correlation_id="c-1",
+                remaining_s=5,
+            )
+            assert answer.status == 200
+    assert len(capture.requests) == 2
+    for seen in capture.requests:
+        assert "cookie" not in {k.lower() for k in seen["headers"]}

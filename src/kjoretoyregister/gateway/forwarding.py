@@ -92,6 +92,9 @@ class Upstream:
         connector = aiohttp.TCPConnector(limit=self._pool_size, keepalive_timeout=30)
         self._session = aiohttp.ClientSession(
             connector=connector,
+            # One session serves every caller: a cookie SVV set for one request must never
+            # ride along on another municipality's (and an empty jar is also no work).
+            cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,  # bytes through: a compressed body stays compressed
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
