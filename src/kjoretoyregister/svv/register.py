@@ -407,6 +407,8 @@ def _load_lookups(conn: sqlite3.Connection, meta: dict[str, Any]) -> Lookups:
                 klassifisering=parsed["kjoretoyklassifisering"],
                 tekniske_data=parsed["tekniskeData"],
                 fixed=bool(parsed.get("fast", False)),
+                krav=parsed.get("krav", []),
+                merknader=parsed.get("kjoretoymerknad", []),
             )
         )
     return Lookups(
