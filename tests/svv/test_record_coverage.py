@@ -33,6 +33,7 @@ import orjson
 import pytest
 from akfell_mapping import v2_path
 
+from kjoretoyregister.svv.kjoretoy import plain
 from kjoretoyregister.svv.register import Register
 from kjoretoyregister.svv.teknisk_aksler import speed_symbol, tyre_capacity
 
@@ -141,7 +142,8 @@ def generated(svv_register: Register, svv_register_path: Path) -> dict[str, list
     for answer in svv_register.many_by_kuid([(kuid, None) for kuid in kuids]):
         for result in answer:
             if not result.hidden:
-                by_class[class_of(result.kjoretoy)].append(result.kjoretoy)
+                kjoretoy = plain(result.kjoretoy)
+                by_class[class_of(kjoretoy)].append(kjoretoy)
     return by_class
 
 
