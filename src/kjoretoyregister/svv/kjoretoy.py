@@ -359,21 +359,31 @@ class KjoretoyBuilder:
         godkjenning_id = str(5_000_000 + (kuid * 7919) % 4_000_000)
         day = first[:10]
         valid_from = start_of_day(day)  # SVV: the approval holds from midnight, no millis
-        forstegang: Json = {"forstegangRegistrertDato": day}
+        forstegang: Json
         if day >= _FORTOLLING_FROM:
             # Customs clearance as Tolletaten reports it to SVV for vehicles cleared lately.
-            forstegang["fortollingOgMva"] = {
-                "beskrivelse": "Utfyllende beskrivelse",
-                "fortollingsreferanse": str(kuid * 2_654_435_761 % 10**19),
-                "linje": 1,
+            forstegang = {
+                "forstegangRegistrertDato": day,
+                "fortollingOgMva": {
+                    "beskrivelse": "Utfyllende beskrivelse",
+                    "fortollingsreferanse": str(kuid * 2_654_435_761 % 10**19),
+                    "linje": 1,
+                },
+                "godkjenningsId": godkjenning_id,
+                "godkjenningsundertype": variant.undertype,
+                "gyldigFraDato": day,
+                "gyldigFraDatoTid": valid_from,
+                "unntak": [],
             }
-        forstegang |= {
-            "godkjenningsId": godkjenning_id,
-            "godkjenningsundertype": variant.undertype,
-            "gyldigFraDato": day,
-            "gyldigFraDatoTid": valid_from,
-            "unntak": [],
-        }
+        else:
+            forstegang = {
+                "forstegangRegistrertDato": day,
+                "godkjenningsId": godkjenning_id,
+                "godkjenningsundertype": variant.undertype,
+                "gyldigFraDato": day,
+                "gyldigFraDatoTid": valid_from,
+                "unntak": [],
+            }
         if flagg & FLAGG_BRUKTIMPORT:
             land, kode = _IMPORT_COUNTRIES[kuid % len(_IMPORT_COUNTRIES)]
             forstegang["bruktimport"] = {
