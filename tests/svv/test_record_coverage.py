@@ -221,8 +221,9 @@ def test_weights_add_up(generated: dict[str, list[Json]]) -> None:
 
 
 def test_tyres_match_the_axles(generated: dict[str, list[Json]]) -> None:
-    """Each tyre combination names every axle once; each tyre carries its share of its axle's
-    load and is rated for the vehicle's top speed."""
+    """Each tyre combination names every axle once; an axle has one wheel on two wheelers, two
+    (four with twin tyres) else; each tyre carries its share of its axle's load and is rated
+    for the vehicle's top speed."""
     for klasse, data in _all(generated):
         axles = {
             aksel["id"]: aksel
@@ -240,7 +241,10 @@ def test_tyres_match_the_axles(generated: dict[str, list[Json]]) -> None:
                 assert capacity >= aksel["tekniskTillattAkselLast"], (klasse, tyre, aksel)
                 assert _SPEEDS[tyre["hastighetskodeDekk"]] >= vmax, (klasse, tyre, vmax)
         wheels = 1 if klasse in {"L1e", "L3e"} else 2
-        assert all(a["antallHjul"] == wheels for a in axles.values())
+        for combination in data["dekkOgFelg"]["akselDekkOgFelgKombinasjon"]:
+            for tyre in combination["akselDekkOgFelg"]:
+                twin = 2 if tyre["tvilling"] else 1
+                assert axles[tyre["akselId"]]["antallHjul"] == wheels * twin, (klasse, tyre)
     assert speed_symbol(45) == "J" and speed_symbol(250) == "W"
 
 

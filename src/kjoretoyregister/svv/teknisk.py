@@ -255,7 +255,8 @@ def vekter(variant: Variant, egenvekt: int, totalvekt: int, vertikal: int) -> Js
     model = variant.model
     klasse = model.klasse
     result: Json = {"egenvekt": egenvekt}
-    margin = 25 if klasse in _HEAVY else 75 if klasse in _L_CLASSES else 20
+    # The lightest equipment level: SVV's L-category spans are wide (a quarter of egenvekt).
+    margin = 25 if klasse in _HEAVY else egenvekt // 4 if klasse in _L_CLASSES else 20
     result["egenvektMinimum"] = egenvekt - margin if variant.engine else egenvekt
     result["nyttelast"] = totalvekt - egenvekt
     braked, unbraked = model.tow

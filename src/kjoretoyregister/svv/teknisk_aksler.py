@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 _L_CLASSES = {"L1e", "L3e"}
 _TRAILERS = {"O1", "O2"}
+# Motorcycle and moped rim widths (inches).
+_MC_RIMS = (1.60, 1.85, 2.15, 2.50, 2.75, 3.00, 3.50, 4.00, 4.50, 5.00, 5.50, 6.00)
 # Tyre speed symbols and their km/h, ascending.
 _SPEED_SYMBOLS = (
     ("J", 100), ("L", 120), ("M", 130), ("N", 140), ("P", 150), ("Q", 160), ("R", 170),
@@ -65,7 +67,8 @@ def _tyre(dekk: str, rim: str, width: int, front_mc: bool) -> tuple[str, str]:
     if front_mc:
         return f"120/70ZR {rim}", f"{rim}M/C x MT3.50"
     if "-" in dekk or "B" in dekk or "ZR" in dekk:  # moped/motorcycle sizes
-        return dekk.replace("ZR", "ZR "), f"{rim}M/C x MT{max(2.15, round(width / 33, 2)):.2f}"
+        rim_width = min(_MC_RIMS, key=lambda inches: abs(inches - width / 32))
+        return dekk.replace("ZR", "ZR "), f"{rim}M/C x MT{rim_width:.2f}"
     return f"{dekk} ", f"{max(4.0, round(width / 25.4 * 0.85 * 2) / 2):g}Jx{rim} "
 
 
@@ -74,7 +77,9 @@ def akslinger_og_dekk(variant: Variant, totalvekt: int, vertikal: int) -> tuple[
     model = variant.model
     klasse = model.klasse
     loads = _axle_loads(variant, totalvekt, vertikal)
-    wheels = 1 if klasse in _L_CLASSES else 2
+    wheels = [1 if klasse in _L_CLASSES else 2] * len(loads)
+    if klasse == "M2":
+        wheels[-1] = 4  # twin tyres on the driven rear axle of a minibus
     length, width, _ = model.dims
     wheelbase = int(length * (0.66 if klasse in _L_CLASSES else 0.6))
     track = int(width * 0.865)
@@ -83,7 +88,7 @@ def akslinger_og_dekk(variant: Variant, totalvekt: int, vertikal: int) -> tuple[
     front_drive = variant.fuel != "E" and klasse in {"M1", "N1", "M1BOBIL"}
     groups = []
     for index, load in enumerate(loads, start=1):
-        aksel: Json = {"antallHjul": wheels}
+        aksel: Json = {"antallHjul": wheels[index - 1]}
         if index < len(loads):
             aksel["avstandTilNesteAksling"] = wheelbase if motorised else 800
         aksel["belastbar"] = False
@@ -96,7 +101,7 @@ def akslinger_og_dekk(variant: Variant, totalvekt: int, vertikal: int) -> tuple[
         aksel["loftbar"] = False
         aksel["luftfjaering"] = False
         aksel["plasseringAksel"] = str(index)
-        if wheels == 2:
+        if wheels[index - 1] >= 2:
             aksel["sporvidde"] = track
         if motorised:
             aksel["styreAksel"] = False
@@ -128,7 +133,9 @@ def _larger(dekk: str) -> str:
     return f"{int(m.group(1)) + 10}/{int(m.group(2)) - 5}R{int(m.group(3)) + 1}"
 
 
-def _tyres(variant: Variant, dekk: str, loads: list[int], wheels: int, step: int) -> list[Json]:
+def _tyres(
+    variant: Variant, dekk: str, loads: list[int], wheels: list[int], step: int
+) -> list[Json]:
     klasse = variant.model.klasse
     rim_match = re.search(r"(\d{2})$", dekk)
     rim = rim_match.group(1) if rim_match else "15"
@@ -140,13 +147,13 @@ def _tyres(variant: Variant, dekk: str, loads: list[int], wheels: int, step: int
         dimensjon, felg = _tyre(dekk, rim, width, klasse == "L3e" and axle == 1)
         tyre: Json = {
             "akselId": axle,
-            "belastningskodeDekk": str(_load_index(load / wheels, minimum) + step),
+            "belastningskodeDekk": str(_load_index(load / wheels[axle - 1], minimum) + step),
             "dekkdimensjon": dimensjon,
             "felgdimensjon": felg,
             "hastighetskodeDekk": symbol,
         }
         if klasse not in _L_CLASSES:
             tyre["innpress"] = f"{45 - 3 * step if klasse in {'M1', 'N1G'} else 50}.0"
-        tyre["tvilling"] = False
+        tyre["tvilling"] = wheels[axle - 1] == 4
         result.append(tyre)
     return result
