@@ -9,6 +9,7 @@ from kjoretoyregister.client.models import Kjoretoy
 
 def test_register_vehicles_round_trip(register_path: Path) -> None:
     """All sampled simulator Kjoretoy objects parse and dump back to the same JSON."""
+    from kjoretoyregister.svv.kjoretoy import plain
     from kjoretoyregister.svv.register import Register
 
     register = Register(register_path)
@@ -17,9 +18,10 @@ def test_register_vehicles_round_trip(register_path: Path) -> None:
         checked = 0
         for plate in plates:
             for result in register.by_kjennemerke(plate, None):
-                model = Kjoretoy.model_validate(result.kjoretoy)
+                kjoretoy = plain(result.kjoretoy)  # the technical part is pre-serialised
+                model = Kjoretoy.model_validate(kjoretoy)
                 dumped = model.model_dump(mode="json", exclude_unset=True, by_alias=True)
-                assert dumped == result.kjoretoy, plate
+                assert dumped == kjoretoy, plate
                 assert model.kjennemerke is not None or result.hidden
                 checked += 1
     finally:

@@ -23,6 +23,7 @@ from kjoretoyregister.svv.identifiers import (
     is_valid_orgnr,
     is_valid_vin,
 )
+from kjoretoyregister.svv.kjoretoy import plain
 from kjoretoyregister.svv.plates import EV_SERIES
 from kjoretoyregister.svv.register import Register
 
@@ -106,7 +107,7 @@ class TestSisdinky:
         if vehicle.skjerming:
             assert result.hidden
             return
-        kjoretoy = result.kjoretoy
+        kjoretoy = plain(result.kjoretoy)
         assert kjoretoy["kjoretoyId"]["understellsnummer"] == vehicle.vin
         generelt = kjoretoy["godkjenning"]["tekniskGodkjenning"]["tekniskeData"]["generelt"]
         if vehicle.modell is not None:  # SVV's own technical data, as SVV spells it

@@ -30,7 +30,7 @@ import orjson
 
 from kjoretoyregister.svv import kodeverk, sisdinky, sisdinky_rows
 from kjoretoyregister.svv.addresses import FYLKER, POSTSTEDER, STREETS
-from kjoretoyregister.svv.catalog import VARIANTS, variant_data
+from kjoretoyregister.svv.catalog import VARIANTS
 from kjoretoyregister.svv.fleet import FleetPlan, fleet_chunk
 from kjoretoyregister.svv.persons import ETTERNAVN, FORNAVN, NAERINGSKODER
 from kjoretoyregister.svv.population import (
@@ -47,6 +47,7 @@ from kjoretoyregister.svv.registerfile import (
     SCHEMA_VERSION,
     TABLES,
 )
+from kjoretoyregister.svv.teknisk import variant_data
 
 # The register's "now": histories end before it. Fixed, so that a seed always gives the same
 # data; `--as-of` moves it.

@@ -5,17 +5,20 @@ periodiskKjoretoyKontroll are always current. A role, plate or registration that
 the dtg but has ended since carries ``tilTidspunkt``. Absent fields are left out, never null.
 
 The big technical subtree is built once per (variant, colour) and shared between vehicles;
-nothing here mutates a shared dict, and orjson writes shared objects as often as they occur.
+nothing here mutates a shared dict. For catalogue variants it is held as pre-serialised JSON
+(``orjson.Fragment``): it is some 300 objects and 6 kB per vehicle, and a bulk answer then
+copies its bytes instead of encoding them again for every vehicle. Code that reads
+``tekniskeData`` in-process parses it first (:func:`plain`); SVV's own (sisdinky) vehicles keep
+plain dicts.
 """
 
 from __future__ import annotations
 
-import bisect
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
+
+import orjson
 
 from kjoretoyregister.svv import kodeverk
 from kjoretoyregister.svv.addresses import street_address
@@ -30,8 +33,29 @@ from kjoretoyregister.svv.registerfile import (
     ROLLER,
     SKJERMING_EIERSKAP,
 )
+from kjoretoyregister.svv.tidspunkt import (
+    OSLO,
+    format_date,
+    format_time,
+    periodisk_kontroll,
+    registrering_at,
+    start_of_day,
+    valid_at,
+)
 
-OSLO = ZoneInfo("Europe/Oslo")
+__all__ = [
+    "OSLO",
+    "KjoretoyBuilder",
+    "Lookups",
+    "Party",
+    "Variant",
+    "format_date",
+    "format_time",
+    "plain",
+    "registrering_at",
+    "valid_at",
+]
+
 Json = dict[str, Any]
 # Row shapes as selected by the register (column order of registerfile, see register.py).
 VehicleRow = tuple[Any, ...]  # kuid, vin, variant, farge, forstereg, status, status_fom,
@@ -41,13 +65,13 @@ RoleRow = tuple[Any, ...]  # kuid, rolle, fom, tom, kunde
 KundeRow = tuple[Any, ...]  # id, type, ident, fornavn, mellomnavn, etternavn, orgnavn,
 #                             fonetisk, gate, husnr, post, flagg, naering
 
-_NO_PKK = {"L1e", "O1", "O2"}
 # Shared kodeverk objects, as module globals for the hot path.
 _KJORETOY = kodeverk.KATEGORI_KJORETOY
 _KATEGORIER = kodeverk.KJENNEMERKEKATEGORI
 _ORDINART = kodeverk.KJENNEMERKETYPE_ORDINART
 _STATUS = kodeverk.REGISTRERINGSSTATUS
 _ART = kodeverk.KJORINGENS_ART
+_FORTOLLING_FROM = "2019-01-01"  # first registrations with customs data in the approval
 _IMPORT_COUNTRIES = (
     ("Tyskland", "DEU"),
     ("Sverige", "SWE"),
@@ -55,25 +79,6 @@ _IMPORT_COUNTRIES = (
     ("Nederland", "NLD"),
     ("Belgia", "BEL"),
 )
-
-
-@lru_cache(maxsize=65_536)
-def format_time(epoch: float) -> str:
-    """Unix seconds as SVV writes them: Oslo time with offset, and milliseconds without their
-    trailing zeros where there are any (``2021-03-15T10:12:44+01:00``,
-    ``2022-11-18T11:15:24.72+01:00``)."""
-    if isinstance(epoch, int):
-        return datetime.fromtimestamp(epoch, OSLO).isoformat()
-    seconds, millis = divmod(round(epoch * 1000), 1000)
-    text = datetime.fromtimestamp(seconds, OSLO).isoformat()
-    if not millis:
-        return text
-    return f"{text[:19]}.{millis:03d}".rstrip("0") + text[19:]
-
-
-def format_date(epoch: float) -> str:
-    """The Oslo calendar date of a moment, ``YYYY-MM-DD``."""
-    return format_time(epoch)[:10]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,8 @@ class Variant:
     klassifisering: Json
     tekniske_data: Json
     fixed: bool = False  # a sisdinky vehicle's own: SVV's data, colour included
+    krav: list[Json] = field(default_factory=list)  # of the approval (catalogue variants)
+    merknader: list[Json] = field(default_factory=list)  # kjoretoymerknad (catalogue variants)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,103 +119,13 @@ class Lookups:
     fastdata: dict[int, Json]  # kuid -> SVV's own values of a sisdinky vehicle
 
 
-def registrering_at(
-    forstereg: float,
-    eier_starts: list[float],
-    status: int,
-    status_fom: float | None,
-    avreg: tuple[float, float] | None,
-    dtg: float | None,
-) -> tuple[int, float, float | None]:
-    """(registreringsstatus, fomTidspunkt, tilTidspunkt or None) valid at ``dtg`` (None = now).
-
-    The registration history follows from the vehicle: registered at the first registration and
-    again on every change of eier, deregistered during one optional temporary deregistration
-    ``avreg`` = (from, to), and finally in its current status from ``status_fom``.
-    """
-    if dtg is None:
-        # Now: the final status if the vehicle left the register, else registered since the
-        # latest registration event (first registration, change of eier, re-registration).
-        if status != kodeverk.REGISTRERT and status_fom is not None:
-            return status, status_fom, None
-        latest = max(forstereg, eier_starts[-1] if eier_starts else 0, avreg[1] if avreg else 0)
-        return kodeverk.REGISTRERT, latest, None
-    events: list[tuple[float, int]] = [(forstereg, kodeverk.REGISTRERT)]
-    events.extend((start, kodeverk.REGISTRERT) for start in eier_starts if start > forstereg)
-    if avreg is not None:
-        events.append((avreg[0], kodeverk.AVREGISTRERT))
-        events.append((avreg[1], kodeverk.REGISTRERT))
-    if status != kodeverk.REGISTRERT and status_fom is not None:
-        events.append((status_fom, status))
-    events.sort()
-    times = [e[0] for e in events]
-    i = bisect.bisect_right(times, dtg) - 1
-    if i < 0:
-        i = 0
-    tom = times[i + 1] if i + 1 < len(times) else None
-    return events[i][1], events[i][0], tom
-
-
-def valid_at(fom: float, tom: float | None, dtg: float | None) -> bool:
-    """Whether the interval ``[fom, tom)`` holds at ``dtg`` (None = now: still open)."""
-    if dtg is None:
-        return tom is None
-    return fom <= dtg and (tom is None or dtg < tom)
-
-
-def _add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
-
-
-def periodisk_kontroll(
-    klasse: str, status: int, forstereg: int, kuid: int, as_of: int
-) -> Json | None:
-    """EU-kontroll: first after four years, then every two; always as of the register's now."""
-    if klasse in _NO_PKK or status in (kodeverk.VRAKET, kodeverk.UTFORT):
-        return None
-    frist, last_due = _kontroll_dates(format_date(forstereg), format_date(as_of))
-    if last_due is None:
-        return {"kontrollfrist": frist}
-    # The last approval: some days before the deadline it met (varies per vehicle).
-    return {"kontrollfrist": frist, "sistGodkjent": _iso_day(last_due - kuid % 50)}
-
-
-@lru_cache(maxsize=65_536)
-def _start_of_day(day: str) -> str:
-    """Midnight of an Oslo day with its offset, ``2019-06-17T00:00:00+02:00``."""
-    return datetime.fromisoformat(day).replace(tzinfo=OSLO).isoformat()
-
-
-@lru_cache(maxsize=65_536)
-def _iso_day(ordinal: int) -> str:
-    return date.fromordinal(ordinal).isoformat()
-
-
-@lru_cache(maxsize=65_536)
-def _kontroll_dates(first_registered: str, today: str) -> tuple[str, int | None]:
-    """(next deadline, ordinal of the last deadline passed or None) for a first registration."""
-    first, now = date.fromisoformat(first_registered), date.fromisoformat(today)
-    due = _add_years(first, 4)
-    if due > now:
-        return due.isoformat(), None
-    # The last deadline on or before today: 4 + 2k years after the first registration.
-    steps = (now.year - due.year) // 2
-    last = _add_years(due, 2 * steps)
-    if last > now:
-        last = _add_years(due, 2 * (steps - 1))
-    return _add_years(last, 2).isoformat(), last.toordinal()
-
-
 class KjoretoyBuilder:
     """Turns rows into ``Kjoretoy`` objects; caches per-variant subtrees (thread-safe enough:
     a lost race only builds the same value twice)."""
 
     def __init__(self, lookups: Lookups) -> None:
         self.lookups = lookups
-        self._teknisk: dict[tuple[int, int], Json] = {}
+        self._teknisk: dict[tuple[int, int], Any] = {}
         # The part of an address that depends on the postal area only.
         self._post_parts: list[Json] = [
             {
@@ -222,8 +139,9 @@ class KjoretoyBuilder:
             for postnummer, poststed, kommunenummer, kommunenavn, _ in lookups.poststeder
         ]
 
-    def tekniske_data(self, variant: int, farge: int) -> Json:
-        """The shared ``tekniskeData`` of a variant painted ``farge``."""
+    def tekniske_data(self, variant: int, farge: int) -> Any:
+        """The shared ``tekniskeData`` of a variant painted ``farge``: SVV's own dict for a
+        sisdinky variant, else the catalogue variant's as an ``orjson.Fragment``."""
         key = (variant, farge)
         cached = self._teknisk.get(key)
         if cached is not None:
@@ -232,7 +150,7 @@ class KjoretoyBuilder:
         if self.lookups.variants[variant].fixed:
             return base
         karosseri = {**base["karosseriOgLasteplan"], "rFarge": [self.lookups.farger[farge]]}
-        data = {**base, "karosseriOgLasteplan": karosseri}
+        data = orjson.Fragment(orjson.dumps({**base, "karosseriOgLasteplan": karosseri}))
         return self._teknisk.setdefault(key, data)
 
     def party(self, row: KundeRow) -> Party:
@@ -440,15 +358,32 @@ class KjoretoyBuilder:
     ) -> Json:
         godkjenning_id = str(5_000_000 + (kuid * 7919) % 4_000_000)
         day = first[:10]
-        valid_from = _start_of_day(day)  # SVV: the approval holds from midnight, no millis
-        forstegang: Json = {
-            "forstegangRegistrertDato": day,
-            "godkjenningsId": godkjenning_id,
-            "godkjenningsundertype": variant.undertype,
-            "gyldigFraDato": day,
-            "gyldigFraDatoTid": valid_from,
-            "unntak": [],
-        }
+        valid_from = start_of_day(day)  # SVV: the approval holds from midnight, no millis
+        forstegang: Json
+        if day >= _FORTOLLING_FROM:
+            # Customs clearance as Tolletaten reports it to SVV for vehicles cleared lately.
+            forstegang = {
+                "forstegangRegistrertDato": day,
+                "fortollingOgMva": {
+                    "beskrivelse": "Utfyllende beskrivelse",
+                    "fortollingsreferanse": str(kuid * 2_654_435_761 % 10**19),
+                    "linje": 1,
+                },
+                "godkjenningsId": godkjenning_id,
+                "godkjenningsundertype": variant.undertype,
+                "gyldigFraDato": day,
+                "gyldigFraDatoTid": valid_from,
+                "unntak": [],
+            }
+        else:
+            forstegang = {
+                "forstegangRegistrertDato": day,
+                "godkjenningsId": godkjenning_id,
+                "godkjenningsundertype": variant.undertype,
+                "gyldigFraDato": day,
+                "gyldigFraDatoTid": valid_from,
+                "unntak": [],
+            }
         if flagg & FLAGG_BRUKTIMPORT:
             land, kode = _IMPORT_COUNTRIES[kuid % len(_IMPORT_COUNTRIES)]
             forstegang["bruktimport"] = {
@@ -457,7 +392,7 @@ class KjoretoyBuilder:
             }
         return {
             "forstegangsGodkjenning": forstegang,
-            "kjoretoymerknad": [],
+            "kjoretoymerknad": variant.merknader,
             "registreringsbegrensninger": {"registreringsbegrensning": []},
             "tekniskGodkjenning": {
                 "godkjenningsId": godkjenning_id,
@@ -465,12 +400,18 @@ class KjoretoyBuilder:
                 "gyldigFraDato": day,
                 "gyldigFraDatoTid": valid_from,
                 "kjoretoyklassifisering": variant.klassifisering,
-                "krav": [],
+                "krav": variant.krav,
                 "tekniskeData": self.tekniske_data(variant_id, farge),
                 "unntak": [],
             },
             "tilleggsgodkjenninger": [],
         }
+
+
+def plain(kjoretoy: Json) -> Json:
+    """A ``Kjoretoy`` as plain JSON values (pre-serialised parts parsed), for reading in-process."""
+    result: Json = orjson.loads(orjson.dumps(kjoretoy))
+    return result
 
 
 def _vedtak(fast: Json | None, latest: float) -> float:

@@ -1,9 +1,9 @@
 """SVV kodeverk values as v2 ``KodeverkType`` objects (svv-api.md §4.3, §7).
 
 Values seen in SVV's own responses are used as they are (REGISTRERT, ORDINART,
-EGENTRANSP_ANNEN, VANLIG_BOSATT, SVALBARD, EIERSKAP, tekniskKode M1 …, drivstoff 1/5,
-girkasse A, hybridKategori LADBAR, euroKlasse 6L, karosseri AC, farge 03/06, COC). Where the
-published material shows no value, the code here is a plausible stand-in and says so.
+EGENTRANSP_ANNEN, VANLIG_BOSATT, SVALBARD, EIERSKAP, farge 01/06, COC). Where the published
+material shows no value, the code here is a plausible stand-in and says so. The technical
+kodeverk of ``tekniskeData`` (tekniskKode, drivstoff, euroKlasse …) is in :mod:`.tekniske_koder`.
 
 Every object is built once and shared: the JSON serialiser writes shared objects as often as
 they occur, and nothing downstream mutates them.
@@ -80,146 +80,25 @@ EIERSKAP = kode("EIERSKAP", "Eierskap", "Opplysninger om eierskap er unntatt off
 TEKNISK_DATA = kode("TEKNISK_DATA", "Tekniske data", "Tekniske data er unntatt offentlighet")
 
 GODKJENNINGSUNDERTYPE_COC = kode("COC", "COC")
-TEKNISK_UNDERKODE_INGEN = kode("INGENKODE")
-
-GIRKASSE = {
-    "A": kode("A", "Automat", type_id="TEKNISKEDATA.GIRKASSETYPE"),
-    "M": kode("M", "Manuell", type_id="TEKNISKEDATA.GIRKASSETYPE"),
-}
-DRIVSTOFF = {
-    # 1 and 5 as seen; 2 Diesel and 7 Hydrogen follow the same list (stand-ins).
-    "BENSIN": kode("1", "Bensin", "Bensin", "TEKNISKEDATA.DRIVSTOFFTYPE"),
-    "DIESEL": kode("2", "Diesel", "Diesel", "TEKNISKEDATA.DRIVSTOFFTYPE"),
-    "ELEKTRISK": kode("5", "Elektrisk", "Elektrisk", "TEKNISKEDATA.DRIVSTOFFTYPE"),
-}
-HYBRID_LADBAR = kode("LADBAR", "Ladbar hybrid", type_id="TEKNISKEDATA.HYBRIDKATEGORI")
-HYBRID_IKKE_LADBAR = kode(
-    "IKKE_LADBAR", "Ikke ladbar hybrid", type_id="TEKNISKEDATA.HYBRIDKATEGORI"
-)
-
-EURO = {
-    # Light vehicles use the "L" suffix seen for 6L; L-category vehicles their own Euro steps.
-    "1L": kode("1L", "Euro 1", type_id="TEKNISKEDATA.EUROKLASSE"),
-    "2L": kode("2L", "Euro 2", type_id="TEKNISKEDATA.EUROKLASSE"),
-    "3L": kode("3L", "Euro 3", type_id="TEKNISKEDATA.EUROKLASSE"),
-    "4L": kode("4L", "Euro 4", type_id="TEKNISKEDATA.EUROKLASSE"),
-    "5L": kode("5L", "Euro 5", type_id="TEKNISKEDATA.EUROKLASSE"),
-    "6L": kode("6L", "Euro 6", type_id="TEKNISKEDATA.EUROKLASSE"),
-    "MC4": kode("MC4", "Euro 4 (L-kategori)", type_id="TEKNISKEDATA.EUROKLASSE"),
-    "MC5": kode("MC5", "Euro 5 (L-kategori)", type_id="TEKNISKEDATA.EUROKLASSE"),
-}
-MALEMETODE = {
-    "NEDC": kode("NEDC", "NEDC", type_id="TEKNISKEDATA.MALEMETODE"),
-    "WLTP": kode("WLTP", "WLTP", type_id="TEKNISKEDATA.MALEMETODE"),
-}
-KAROSSERI = {
-    code: kode(code, name, type_id="TEKNISKEDATA.KAROSSERITYPE")
-    for code, name in (
-        ("AA", "Sedan"),
-        ("AB", "Kombikupé"),
-        ("AC", "Stasjonsvogn"),
-        ("AF", "Flerbruksbil"),
-        ("BB", "Varebil"),
-        ("BE", "Pickup"),
-        ("CA", "Buss, enkeltdekk"),
-        ("SA", "Bobil"),
-        ("DA", "Tilhenger"),
-    )
-}
-# rFarge: 03 Blå and 06 Svart as seen, the rest follow the same two-digit list.
+# rFarge: SVV's list (TEKNISKEDATA.KAROSSERIFARGE); the kodeBeskrivelse of 01 and 06 as SVV
+# writes them, the others in the same style (SVV leaves some out, as here 03 and 05).
 FARGER: tuple[Kode, ...] = tuple(
-    kode(code, name, type_id="TEKNISKEDATA.KAROSSERIFARGE")
-    for code, name in (
-        ("01", "Hvit"),
-        ("02", "Gul"),
-        ("03", "Blå"),
-        ("04", "Grønn"),
-        ("05", "Grå"),
-        ("06", "Svart"),
-        ("07", "Rød"),
-        ("08", "Brun"),
-        ("09", "Sølv"),
-        ("10", "Oransje"),
-        ("11", "Beige"),
+    kode(code, name, beskrivelse, type_id="TEKNISKEDATA.KAROSSERIFARGE")
+    for code, name, beskrivelse in (
+        ("01", "Hvit", "herunder: Antikkhvit, offwhite"),
+        ("02", "Gul", "herunder: Sitrongul, gul metallic"),
+        ("03", "Blå", None),
+        ("04", "Grønn", "herunder: Turkis, olivengrønn, grønn metallic"),
+        ("05", "Grå", None),
+        (
+            "06",
+            "Svart",
+            "herunder: Blåsvart, grafitt mørk, gråsort, koksgrå mørk, koksgrå mørk metallic",
+        ),
+        ("07", "Rød", "herunder: Vinrød, bordeaux, rød metallic"),
+        ("08", "Brun", "herunder: Bronse, kobber, brun metallic"),
+        ("09", "Sølv", "herunder: Sølvgrå, sølv metallic"),
+        ("10", "Oransje", "herunder: Oransje metallic"),
+        ("11", "Beige", "herunder: Sand, champagne"),
     )
 )
-
-# Vehicle classes: tekniskKode (with kodeNavn/-Beskrivelse) and kjøretøyavgiftskode. 101 is as
-# seen; the other avgiftskoder are stand-ins in the same style.
-TEKNISK_KODE: dict[str, tuple[Kode, str, Kode]] = {
-    # class: (tekniskKode, klassifisering.beskrivelse, kjoretoyAvgiftsKode)
-    "M1": (
-        kode(
-            "M1",
-            "Personbil",
-            "Bil for persontransport med høyst 8 sitteplasser i tillegg til førersetet (Personbil)",
-        ),
-        "Personbil",
-        kode("101", "Personbil", "Personbil, unntatt ambulanse"),
-    ),
-    "M1BOBIL": (
-        kode(
-            "M1",
-            "Personbil",
-            "Bil for persontransport med høyst 8 sitteplasser i tillegg til førersetet (Personbil)",
-        ),
-        "Bobil",
-        kode("104", "Bobil", "Bobil"),
-    ),
-    "M2": (
-        kode(
-            "M2",
-            "Buss",
-            "Bil for persontransport med mer enn 8 sitteplasser i tillegg til førersetet og "
-            "tillatt totalvekt ikke over 5000 kg (Buss)",
-        ),
-        "Minibuss",
-        kode("201", "Buss", "Buss"),
-    ),
-    "N1": (
-        kode(
-            "N1",
-            "Varebil",
-            "Bil for godstransport med tillatt totalvekt ikke over 3500 kg (Varebil)",
-        ),
-        "Varebil",
-        kode("301", "Varebil", "Varebil klasse 2"),
-    ),
-    "N1G": (
-        kode(
-            "N1G",
-            "Varebil, terrenggående",
-            "Terrenggående bil for godstransport med tillatt totalvekt ikke over 3500 kg",
-        ),
-        "Varebil",
-        kode("301", "Varebil", "Varebil klasse 2"),
-    ),
-    "L1e": (
-        kode(
-            "L1e",
-            "Moped",
-            "To-hjuls moped med konstruktiv hastighet ikke over 45 km/t (Moped)",
-        ),
-        "Moped",
-        kode("601", "Moped", "Moped"),
-    ),
-    "L3e": (
-        kode("L3e", "Motorsykkel", "To-hjuls motorsykkel uten sidevogn (Motorsykkel)"),
-        "Motorsykkel",
-        kode("501", "Motorsykkel", "Motorsykkel"),
-    ),
-    "O1": (
-        kode("O1", "Tilhenger", "Tilhenger med tillatt totalvekt ikke over 750 kg"),
-        "Tilhenger",
-        kode("709", "Tilhenger", "Tilhenger med tillatt totalvekt ikke over 750 kg"),
-    ),
-    "O2": (
-        kode(
-            "O2",
-            "Tilhenger",
-            "Tilhenger med tillatt totalvekt over 750 kg, men ikke over 3500 kg",
-        ),
-        "Tilhenger",
-        kode("710", "Tilhenger", "Tilhenger med tillatt totalvekt over 750 kg til 3500 kg"),
-    ),
-}

@@ -88,6 +88,9 @@ class Register(RegisterSearches):
     Opening it calls :func:`gc.freeze` once: the objects alive then (the register's lookup
     tables and whatever the process already holds) are left out of later full garbage
     collections, which otherwise dominate the tail latency of bulk lookups.
+
+    Results are JSON-ready, but a generated vehicle's ``tekniskeData`` is pre-serialised (an
+    ``orjson.Fragment``): to read it in-process, take :func:`.kjoretoy.plain` of the result.
     """
 
     def __init__(self, path: Path) -> None:
@@ -407,6 +410,8 @@ def _load_lookups(conn: sqlite3.Connection, meta: dict[str, Any]) -> Lookups:
                 klassifisering=parsed["kjoretoyklassifisering"],
                 tekniske_data=parsed["tekniskeData"],
                 fixed=bool(parsed.get("fast", False)),
+                krav=parsed.get("krav", []),
+                merknader=parsed.get("kjoretoymerknad", []),
             )
         )
     return Lookups(
