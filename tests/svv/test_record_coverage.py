@@ -2,9 +2,9 @@
 
 **The paths a real record of a class has.** A *path* is a leaf of a ``Kjoretoy`` JSON value,
 keys joined by ``/`` and list indexes collapsed to ``[]`` (an empty object or list is a leaf of
-its own, as in :mod:`akfell_mapping`). The reference is SVV's own answer for the sisdinky
+its own, as in the akfell mapping). The reference is SVV's own answer for the sisdinky
 vehicles (``../shared/svv-reference/akfell-bulk-kjennemerke-sisdinky-response.json``): each
-akfell leaf is mapped to its v2 path by :mod:`akfell_mapping` (akfell-only fields left out),
+akfell leaf is mapped to its v2 path by ``svv.akfell.mapping`` (akfell-only fields left out),
 and a class's reference set is the union of the paths of SVV's records of that class. The class
 of a real record is its ``tekniskKode`` (M1, N1, N1G, M2, L1e, L3e, O2), except that an M1 SVV
 marks as a campingbil (``ovrigeTekniskeData`` spesialkarosseriKode SA) counts as M1BOBIL, the
@@ -31,8 +31,8 @@ from typing import Any
 
 import orjson
 import pytest
-from akfell_mapping import v2_path
 
+from kjoretoyregister.svv.akfell.mapping import v2_path
 from kjoretoyregister.svv.kjoretoy import plain
 from kjoretoyregister.svv.register import Register
 from kjoretoyregister.svv.teknisk_aksler import speed_symbol, tyre_capacity
