@@ -8,12 +8,11 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from kjoretoyregister.audit import inline_sqlite, writer
+from kjoretoyregister.audit import inline_sqlite
 from kjoretoyregister.audit.events import AuditItem
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.audit.verify import verify
@@ -21,25 +20,13 @@ from kjoretoyregister.audit.writer import DurableAuditSink
 from kjoretoyregister.store.db import make_engine
 from kjoretoyregister.store.testing import sqlite_database
 
-from .conftest import FNR, EventFactory
-
-
-def _threaded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    sizes: list[int] = []
-    real = DurableAuditSink._commit
-
-    def counting(self: DurableAuditSink, events: Any, expected: Any = writer.NOT_TRIED) -> None:
-        sizes.append(len(events))
-        real(self, events, expected)
-
-    monkeypatch.setattr(DurableAuditSink, "_commit", counting)
-    return sizes
+from .conftest import FNR, EventFactory, count_threaded_commits
 
 
 async def test_small_batches_commit_on_the_loop_and_bulk_in_the_thread(
     tmp_path: Path, pz: Pseudonymizer, event: EventFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    threaded = _threaded(monkeypatch)
+    threaded = count_threaded_commits(monkeypatch)
     big = tuple(
         AuditItem("kjennemerke", f"CU{10000 + i}", None, "found", (FNR,))
         for i in range(inline_sqlite.MAX_ITEMS + 1)
@@ -69,7 +56,7 @@ async def test_a_held_write_lock_sends_the_batch_to_the_thread_and_the_loop_keep
     """Another connection holds SQLite's write lock for 0.6 s (as retention or a Konfigurasjon
     change would): the record waits in the thread, the event loop does not stall meanwhile,
     and the entry lands once the lock is released."""
-    threaded = _threaded(monkeypatch)
+    threaded = count_threaded_commits(monkeypatch)
     with sqlite_database(tmp_path) as url:
         engine = make_engine(url)
         database = str(engine.url.database)

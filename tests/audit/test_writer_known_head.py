@@ -21,7 +21,7 @@ from kjoretoyregister.audit.writer import DurableAuditSink
 from kjoretoyregister.store.db import make_engine
 from kjoretoyregister.store.testing import postgres_schema
 
-from .conftest import FNR, EventFactory
+from .conftest import FNR, EventFactory, count_threaded_commits
 
 pytestmark = pytest.mark.postgres
 
@@ -37,19 +37,6 @@ def _seqs(engine: Engine) -> list[int]:
         return [r[0] for r in conn.execute(text("SELECT seq FROM audit_entry ORDER BY seq"))]
 
 
-def _count_threaded_commits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Batch sizes committed the locking way in the writer thread, from now on."""
-    sizes: list[int] = []
-    real = DurableAuditSink._commit
-
-    def counting(self: DurableAuditSink, events: Any, expected: Any = known_head.NOT_TRIED) -> None:
-        sizes.append(len(events))
-        real(self, events, expected)
-
-    monkeypatch.setattr(DurableAuditSink, "_commit", counting)
-    return sizes
-
-
 async def test_alternating_writers_keep_one_chain(
     pg_url: str, pz: Pseudonymizer, event: EventFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -58,7 +45,7 @@ async def test_alternating_writers_keep_one_chain(
     the head locked, still on the loop: the writer thread is never used."""
     discarded: list[object] = []
     monkeypatch.setattr(DurableAuditSink, "_discard", lambda self, conn: discarded.append(conn))
-    threaded = _count_threaded_commits(monkeypatch)
+    threaded = count_threaded_commits(monkeypatch)
     e1, e2 = make_engine(pg_url), make_engine(pg_url)
     try:
         async with DurableAuditSink(e1, pz) as a, DurableAuditSink(e2, pz) as b:
@@ -78,7 +65,7 @@ async def test_one_writer_commits_from_its_known_head(
 ) -> None:
     """Alone on the chain, the first commit locks the head on the loop, every later one
     takes the one-round-trip way, and the locking way in the writer thread is not used."""
-    locking = _count_threaded_commits(monkeypatch)
+    locking = count_threaded_commits(monkeypatch)
     engine = make_engine(pg_url)
     try:
         async with DurableAuditSink(engine, pz) as sink:

@@ -25,15 +25,13 @@ import orjson
 from kjoretoyregister.client._paging import iter_pages
 from kjoretoyregister.client._params import BulkItem, Dtg, bulk_items, chunks, format_dtg, query
 from kjoretoyregister.client._parsing import parse_list, parse_page
-from kjoretoyregister.client._tokens import TokenProvider, provider_from_profile
+from kjoretoyregister.client._tokens import TokenProvider, fetch_token, provider_from_profile
 from kjoretoyregister.client._transport import AiohttpTransport, RawResponse, Transport
 from kjoretoyregister.client.errors import (
     FiksError,
     ProtocolError,
-    TokenError,
     error_from_response,
 )
-from kjoretoyregister.client.maskinporten import MaskinportenError
 from kjoretoyregister.client.models import (
     KjoretoyResponse,
     KjoretoysokResponse,
@@ -193,11 +191,7 @@ class AsyncKjoretoyregisterClient:
     # -- raw requests --------------------------------------------------------------------------
 
     async def _token(self) -> str:
-        session = self._transport.session if isinstance(self._transport, AiohttpTransport) else None
-        try:
-            return await self._tokens.atoken(session)
-        except MaskinportenError as exc:
-            raise TokenError(f"no Maskinporten token: {exc}") from exc
+        return await fetch_token(self._tokens, self._transport)
 
     async def request(
         self,

@@ -9,10 +9,16 @@ from typing import Protocol
 
 import aiohttp
 
-from kjoretoyregister.client.maskinporten import MaskinportenTokenProvider, load_private_key
+from kjoretoyregister.client._transport import AiohttpTransport, Transport
+from kjoretoyregister.client.errors import TokenError
+from kjoretoyregister.client.maskinporten import (
+    MaskinportenError,
+    MaskinportenTokenProvider,
+    load_private_key,
+)
 from kjoretoyregister.client.profile import Profile, ProfileError
 
-__all__ = ["TokenProvider", "provider_from_profile"]
+__all__ = ["TokenProvider", "fetch_token", "provider_from_profile"]
 
 
 class TokenProvider(Protocol):
@@ -25,6 +31,19 @@ class TokenProvider(Protocol):
     def invalidate(self) -> None:
         """Forget the cached token (the gateway refused it)."""
         ...
+
+
+async def fetch_token(tokens: TokenProvider, transport: Transport) -> str:
+    """A token from ``tokens``, over the transport's own connections where it has them.
+
+    Raises:
+        TokenError: Maskinporten gave no token (the reason is in the message).
+    """
+    session = transport.session if isinstance(transport, AiohttpTransport) else None
+    try:
+        return await tokens.atoken(session)
+    except MaskinportenError as exc:
+        raise TokenError(f"no Maskinporten token: {exc}") from exc
 
 
 def provider_from_profile(profile: Profile) -> MaskinportenTokenProvider:

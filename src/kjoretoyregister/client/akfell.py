@@ -30,10 +30,9 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from kjoretoyregister.client._params import BulkItem, Dtg, bulk_items, chunks, format_dtg, query
-from kjoretoyregister.client._tokens import TokenProvider
+from kjoretoyregister.client._tokens import TokenProvider, fetch_token
 from kjoretoyregister.client._transport import AiohttpTransport, RawResponse, Transport
 from kjoretoyregister.client.errors import ProtocolError, TokenError, error_from_response
-from kjoretoyregister.client.maskinporten import MaskinportenError
 from kjoretoyregister.client.models.akfell import (
     FodselsnummerResponse,
     KjennemerkeBulkResponse,
@@ -114,11 +113,7 @@ class AsyncAkfellClient:
     async def _token(self) -> str:
         if self._tokens is None:
             raise TokenError("no token provider: this call needs a Maskinporten token")
-        session = self._transport.session if isinstance(self._transport, AiohttpTransport) else None
-        try:
-            return await self._tokens.atoken(session)
-        except MaskinportenError as exc:
-            raise TokenError(f"no Maskinporten token: {exc}") from exc
+        return await fetch_token(self._tokens, self._transport)
 
     async def request(
         self,
