@@ -105,15 +105,14 @@ def event() -> EventFactory:
 def count_threaded_commits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Batch sizes the writer commits the locking way in its thread, from now on (small
     batches are meant to commit on the event loop instead)."""
-    from kjoretoyregister.audit.known_head import NOT_TRIED
     from kjoretoyregister.audit.writer import DurableAuditSink
 
     sizes: list[int] = []
     real = DurableAuditSink._commit
 
-    def counting(self: DurableAuditSink, events: Any, expected: Any = NOT_TRIED) -> None:
+    def counting(self: DurableAuditSink, events: Any, *rest: Any) -> None:
         sizes.append(len(events))
-        real(self, events, expected)
+        real(self, events, *rest)
 
     monkeypatch.setattr(DurableAuditSink, "_commit", counting)
     return sizes

@@ -184,18 +184,18 @@ async def test_hung_store_fails_closed_by_timeout(
     release = threading.Event()
     original = sink._commit
 
-    def slow_commit(events: Any, expected: Any = writer.NOT_TRIED) -> None:
+    def slow_commit(events: Any, *rest: Any) -> None:
         release.wait(5)
-        original(events, expected)
+        original(events, *rest)
 
-    original_known = sink._commit_known
+    original_loop = sink._commit_on_loop
 
-    async def slow_known(events: Any) -> Any:  # PostgreSQL commits small batches on the loop
+    async def slow_loop(pending: Any) -> Any:  # small batches commit on the loop
         await asyncio.to_thread(release.wait, 5)
-        return await original_known(events)
+        return await original_loop(pending)
 
     sink._commit = slow_commit  # type: ignore[method-assign]
-    sink._commit_known = slow_known  # type: ignore[method-assign]
+    sink._commit_on_loop = slow_loop  # type: ignore[method-assign]
     try:
         with pytest.raises(AuditUnavailable, match="timed out"):
             await sink.record(event())

@@ -347,11 +347,12 @@ class DurableAuditSink:
                 batch.append(self._queue.get_nowait())
             events = [ev for ev, _ in batch]
             try:
-                expected = await self._commit_known(events)
-                if expected is not None and not (
-                    expected is NOT_TRIED and self._commit_inline(events)
-                ):
-                    await loop.run_in_executor(self._executor, self._commit, events, expected)
+                pending = self._loop_pending(events)
+                expected = NOT_TRIED if pending is None else await self._commit_on_loop(pending)
+                if expected is not None:
+                    await loop.run_in_executor(
+                        self._executor, self._commit, events, expected, pending
+                    )
             except Exception as exc:
                 # The exception text may quote SQL parameters (identifiers): log its type only.
                 log.error("audit_commit_failed", error=type(exc).__name__, events=len(batch))
@@ -375,39 +376,49 @@ class DurableAuditSink:
             now - self._last_checkpoint >= self._checkpoint_interval_s
         )
 
-    async def _commit_known(self, events: Sequence[AuditEvent]) -> Head | None:
-        """PostgreSQL, small batch, known head: commit on the loop in one round trip.
+    def _loop_pending(self, events: Sequence[AuditEvent]) -> list[Pending] | None:
+        """The batch encoded if it is for a commit on the loop (small, no checkpoint due, a
+        loop way for this store), else None: the thread encodes big batches itself."""
+        if (self._known is None and self._inline is None) or self._checkpoint_due(
+            _time.monotonic()
+        ):
+            return None
+        items = sum(len(ev.items) for ev in events)
+        if self._known is not None and not self._known.wants(items):
+            return None
+        if self._known is None and items > INLINE_MAX_ITEMS:
+            return None
+        return [encode_event(ev, self._pz) for ev in events]
 
-        Returns None when committed, else what :meth:`_commit` needs to know (see
-        :meth:`KnownHead.commit`).
+    async def _commit_on_loop(self, pending: list[Pending]) -> Head | None:
+        """Commit on the loop: PostgreSQL from the known head (or locked, see
+        :meth:`KnownHead.commit`), SQLite when nobody else is writing.
+
+        Returns None when committed, else what :meth:`_commit` needs to know.
         """
-        known = self._known
-        if known is None or self._checkpoint_due(_time.monotonic()):
-            return NOT_TRIED
-        if not known.wants(sum(len(ev.items) for ev in events)):
-            return NOT_TRIED
-        return await known.commit([encode_event(ev, self._pz) for ev in events])
-
-    def _commit_inline(self, events: Sequence[AuditEvent]) -> bool:
-        """SQLite, small batch, nobody else writing: commit it here on the loop."""
-        inline = self._inline
-        if inline is None or self._checkpoint_due(_time.monotonic()):
-            return False
-        if sum(len(ev.items) for ev in events) > INLINE_MAX_ITEMS:
-            return False
-        head = inline.try_commit([encode_event(ev, self._pz) for ev in events])
+        if self._known is not None:
+            return await self._known.commit(pending)
+        assert self._inline is not None
+        head = self._inline.try_commit(pending)
         if head is None:
-            return False
+            return NOT_TRIED
         self._remember(head)
-        return True
+        return None
 
-    def _commit(self, events: Sequence[AuditEvent], expected: Head = NOT_TRIED) -> None:
+    def _commit(
+        self,
+        events: Sequence[AuditEvent],
+        expected: Head = NOT_TRIED,
+        pending: list[Pending] | None = None,
+    ) -> None:
         """The locking way, in the writer thread: lock the head, append, commit.
 
         ``expected`` is the head a one-round-trip attempt of this batch would have made when
         its outcome is unknown; if the head holds it, the batch is committed already.
+        ``pending`` is the batch as the loop encoded it, if it did (else it is encoded here).
         """
-        pending = [encode_event(ev, self._pz) for ev in events]
+        if pending is None:
+            pending = [encode_event(ev, self._pz) for ev in events]
         if self._host_lock is None:
             self._append_locked(pending, expected)
         else:
