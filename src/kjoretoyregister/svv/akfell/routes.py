@@ -198,14 +198,19 @@ async def person(request: web.Request) -> web.Response:
         except owned.TooManyHits:
             raise BadRequest(f"Søket gir flere treff enn tillatt (maks {limit} kjøretøy)") from None
 
-    found = await lookup(request.app, work)
-    if found is None:
-        body: Json = {"request": query.echo, "feilmelding": FNR_ETTERNAVN_UKJENT}
-        return await _single_answer(request, body, 0)
-    liste = _liste(found)
-    return await _single_answer(
-        request, {"request": query.echo, "kjoretoydataListe": liste}, len(liste)
+    return await _list_answer(
+        request, query.echo, await lookup(request.app, work), FNR_ETTERNAVN_UKJENT
     )
+
+
+async def _list_answer(
+    request: web.Request, echo: Json, found: list[VehicleResult] | None, miss: str
+) -> web.Response:
+    """A person's or organisation's vehicles as ``kjoretoydataListe``, or ``miss``."""
+    if found is None:
+        return await _single_answer(request, {"request": echo, "feilmelding": miss}, 0)
+    liste = _liste(found)
+    return await _single_answer(request, {"request": echo, "kjoretoydataListe": liste}, len(liste))
 
 
 async def organisasjon(request: web.Request) -> web.Response:
@@ -222,13 +227,8 @@ async def organisasjon(request: web.Request) -> web.Response:
             register, query.organisasjonsnummer, query.dtg, side=query.side, antall=query.antall
         )
 
-    found = await lookup(request.app, work)
-    if found is None:
-        body: Json = {"request": query.echo, "feilmelding": ORGANISASJONSNUMMER_UKJENT}
-        return await _single_answer(request, body, 0)
-    liste = _liste(found)
-    return await _single_answer(
-        request, {"request": query.echo, "kjoretoydataListe": liste}, len(liste)
+    return await _list_answer(
+        request, query.echo, await lookup(request.app, work), ORGANISASJONSNUMMER_UKJENT
     )
 
 
