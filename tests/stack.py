@@ -53,6 +53,25 @@ CLIENT_ID = "fagsystem-test"
 JSON_BODY = "application/json"
 
 
+async def fetch_token(
+    http: aiohttp.ClientSession, token_url: str, issuer: str, client: ClientKey, scope: str
+) -> str:
+    """A real access token from a Maskinporten stand-in's token endpoint (JWT-bearer grant)."""
+    grant = make_grant(
+        issuer=issuer,
+        client_id=client.client_id,
+        private_key=client.private_key,
+        kid=client.kid,
+        scope=scope,
+    )
+    form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": grant}
+    async with http.post(token_url, data=form) as resp:
+        body = await resp.json()
+        if resp.status != 200:
+            raise RuntimeError(f"token endpoint said {resp.status}: {body}")
+        return str(body["access_token"])
+
+
 @dataclass
 class Stack:
     """Where everything listens and the credentials to call it."""
@@ -93,20 +112,9 @@ class Stack:
 
     async def token(self, scope: str = "ks:fiks", client: ClientKey | None = None) -> str:
         """A real access token from the stand-in's token endpoint (JWT-bearer grant)."""
-        c = client or self.client
-        grant = make_grant(
-            issuer=self.mp_issuer,
-            client_id=c.client_id,
-            private_key=c.private_key,
-            kid=c.kid,
-            scope=scope,
+        return await fetch_token(
+            self.http, self.mp_token_url, self.mp_issuer, client or self.client, scope
         )
-        form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": grant}
-        async with self.http.post(self.mp_token_url, data=form) as resp:
-            body = await resp.json()
-            if resp.status != 200:
-                raise RuntimeError(f"token endpoint said {resp.status}: {body}")
-            return str(body["access_token"])
 
     def headers(self, token: str, **extra: str) -> dict[str, str]:
         """The three Fiks headers (plus any extra)."""

@@ -14,9 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from kjoretoyregister.config import SvvSettings
 from kjoretoyregister.maskinporten.state import MaskinportenState
-from kjoretoyregister.maskinporten.testing import ClientKey, make_client, make_grant, running
+from kjoretoyregister.maskinporten.testing import ClientKey, make_client, running
 from kjoretoyregister.svv.register import Register
 from kjoretoyregister.svv.server import create_app
+from stack import fetch_token
 
 SCOPE = "svv:kjoretoy/kjoretoyopplysninger"
 ORGNR = "910000004"
@@ -41,19 +42,9 @@ class AkfellEnv:
 
     async def token(self, client: ClientKey | None = None, scope: str = SCOPE) -> str:
         """A real access token from the stand-in's token endpoint (JWT-bearer grant)."""
-        c = client or self.client
-        grant = make_grant(
-            issuer=self.mp_issuer,
-            client_id=c.client_id,
-            private_key=c.private_key,
-            kid=c.kid,
-            scope=scope,
+        return await fetch_token(
+            self.http, self.mp_token_url, self.mp_issuer, client or self.client, scope
         )
-        form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": grant}
-        async with self.http.post(self.mp_token_url, data=form) as resp:
-            body = await resp.json()
-            assert resp.status == 200, body
-            return str(body["access_token"])
 
     async def headers(self, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token()}", **extra}

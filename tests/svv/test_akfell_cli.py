@@ -4,7 +4,6 @@ tokens from the Maskinporten stand-in (served in this test's event loop)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 from pathlib import Path
 
@@ -12,15 +11,9 @@ import aiohttp
 import pytest
 from akfell_env import SCOPE
 
+from cluster import free_port
 from kjoretoyregister.maskinporten.state import MaskinportenState
 from kjoretoyregister.maskinporten.testing import make_client, make_grant, running
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.mark.slow
@@ -30,7 +23,7 @@ async def test_serve_api_akfell_answers_with_maskinporten_tokens(
 ) -> None:
     state = MaskinportenState.open(tmp_path / "mp")
     client = make_client(state, "akfell-cli", "910000004", [SCOPE])
-    port = _free_port()
+    port = free_port()
     async with running(state) as mp, aiohttp.ClientSession() as http:
         server = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "kjoretoyregister", "svv", "serve",
