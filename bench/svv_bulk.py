@@ -9,10 +9,16 @@ encoding, which is what the server adds HTTP to. Meanwhile a probe sends one-pla
 about ten a second: their latency shows whether big lookups block the event loop
 (``--lookup-threads 0``) or not (a thread pool).
 
+``--lookup-processes`` takes a comma list (``auto`` = the server's default: one per core for a
+register of 500,000 vehicles or more): each is measured in turn, ``--rounds`` times
+alternating, so that the configurations are compared in the same run.
+
 Bounded: stops sending after ``--budget-s`` seconds. Loopback only.
 
     .venv/bin/python bench/svv_bulk.py --data .kjr/register-6m.sqlite
     .venv/bin/python bench/svv_bulk.py --data r.sqlite --lookup-threads 0 --concurrency 4
+    .venv/bin/python bench/svv_bulk.py --data .kjr/register-6m.sqlite --lookup-processes 0,auto \
+        --rounds 3
 """
 
 from __future__ import annotations
@@ -57,7 +63,9 @@ def summary(name: str, values_s: list[float]) -> str:
     )
 
 
-def start_server(data: Path, port: int, lookup_threads: int) -> subprocess.Popen[bytes]:
+def start_server(
+    data: Path, port: int, lookup_threads: int, lookup_processes: str
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
@@ -75,6 +83,8 @@ def start_server(data: Path, port: int, lookup_threads: int) -> subprocess.Popen
         "--lookup-threads",
         str(lookup_threads),
     ]
+    if lookup_processes != "auto":
+        command += ["--lookup-processes", lookup_processes]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -122,10 +132,10 @@ async def send_all(
 
 
 async def probe(
-    session: aiohttp.ClientSession, url: str, plate: str, stop: asyncio.Event
+    session: aiohttp.ClientSession, url: str, bulk_body: bytes, stop: asyncio.Event
 ) -> list[float]:
-    """One-plate requests, one every ~100 ms, until stopped."""
-    body = orjson.dumps([{"kjennemerke": plate}])
+    """One-plate requests (the first plate of ``bulk_body``), one every ~100 ms, until stopped."""
+    body = orjson.dumps(orjson.loads(bulk_body)[:1])
     timings: list[float] = []
     while not stop.is_set():
         started = time.perf_counter()
@@ -145,6 +155,8 @@ async def main() -> None:
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--lookup-threads", type=int, default=4)
+    parser.add_argument("--lookup-processes", default="auto", help="comma list, e.g. 0,auto")
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--budget-s", type=float, default=120.0)
     args = parser.parse_args()
@@ -177,8 +189,41 @@ async def main() -> None:
         with_json.append(t2 - t0)
     register.close()
 
+    configs = [c.strip() for c in args.lookup_processes.split(",") if c.strip()]
+    timings: dict[str, list[float]] = {c: [] for c in configs}
+    probes: dict[str, list[float]] = {c: [] for c in configs}
+    walls: dict[str, float] = dict.fromkeys(configs, 0.0)
+    size = 0
+    for _ in range(args.rounds):
+        for config in configs:
+            took, probed, wall, size = await measure(args, config, bodies)
+            timings[config] += took
+            probes[config] += probed
+            walls[config] += wall
+
+    print(
+        f"lookup_threads={args.lookup_threads} concurrency={args.concurrency} "
+        f"items/request={args.items} response≈{size / 1e6:.2f} MB rounds={args.rounds}"
+    )
+    print(summary("in-process many_by_kjennemerke", in_process))
+    print(summary("in-process + orjson encode", with_json))
+    for config in configs:
+        print(summary(f"HTTP bulk, lookup_processes={config}", timings[config]))
+        print(summary("  1-plate probe meanwhile", probes[config]))
+        n = len(timings[config])
+        print(
+            f"  throughput: {n / walls[config]:.1f} requests/s, "
+            f"{n * args.items / walls[config]:,.0f} plates/s"
+        )
+
+
+async def measure(
+    args: argparse.Namespace, config: str, bodies: list[bytes]
+) -> tuple[list[float], list[float], float, int]:
+    """One server with ``--lookup-processes config``: its bulk timings, probe timings, wall
+    time and answer size."""
     port = free_port()
-    server = start_server(args.data, port, args.lookup_threads)
+    server = start_server(args.data, port, args.lookup_threads, config)
     root = f"http://127.0.0.1:{port}"
     auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     try:
@@ -187,7 +232,7 @@ async def main() -> None:
             url = root + BASE + "/bulk/kjennemerke"
             await send_all(session, url, bodies[: args.warmup], 1, args.budget_s)
             stop = asyncio.Event()
-            prober = asyncio.create_task(probe(session, url, plates[0], stop))
+            prober = asyncio.create_task(probe(session, url, bodies[0], stop))
             wall_started = time.perf_counter()
             timings, size = await send_all(session, url, bodies, args.concurrency, args.budget_s)
             wall = time.perf_counter() - wall_started
@@ -199,19 +244,7 @@ async def main() -> None:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
-
-    print(
-        f"lookup_threads={args.lookup_threads} concurrency={args.concurrency} "
-        f"items/request={args.items} response≈{size / 1e6:.2f} MB"
-    )
-    print(summary("in-process many_by_kjennemerke", in_process))
-    print(summary("in-process + orjson encode", with_json))
-    print(summary("HTTP bulk/kjennemerke", timings))
-    print(summary("HTTP 1-plate probe meanwhile", probe_timings))
-    print(
-        f"throughput: {len(timings) / wall:.1f} requests/s, "
-        f"{len(timings) * args.items / wall:,.0f} plates/s"
-    )
+    return timings, probe_timings, wall, size
 
 
 if __name__ == "__main__":

@@ -44,6 +44,13 @@ class SvvSettings(_Section):
     lookup_threads: int = Field(
         4, ge=0, le=64, description="Threads for register lookups; 0 = on the event loop"
     )
+    lookup_processes: int | None = Field(
+        None,
+        ge=0,
+        le=64,
+        description="Processes that share big bulk lookups; None = one per core for a "
+        "register of 500,000 vehicles or more, else 0",
+    )
     latency_ms: float = Field(0.0, ge=0, description="Added latency per request")
     fault_rate: float = Field(0.0, ge=0, le=1, description="Share of requests answered with 500")
     outage: bool = Field(False, description="Answer every request with 503")

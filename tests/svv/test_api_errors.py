@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -164,6 +164,8 @@ class TestRouting:
 
 class _BrokenRegister:
     """A stand-in whose lookups fail, to see a bug become a 500 (not a dead server)."""
+
+    meta: ClassVar[dict[str, Any]] = {"vehicles": 1}
 
     def many_by_kjennemerke(self, items: Any) -> Any:
         raise RuntimeError("boom")

@@ -10,6 +10,9 @@ measures both (its one-plate probe shows the waiting).
 Small bulk lookups (up to :data:`INLINE_MAX_ITEMS` identifiers, a few indexed reads) always run
 inline: the thread hop would cost more than the work, and they must not queue behind
 thousand-plate requests that fill the pool.
+
+With lookup processes (``lookup_processes``, on by default for big registers) the large
+v2 bulk requests are split over them instead (:mod:`.lookup_processes`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from aiohttp import web
 from kjoretoyregister.config import SvvSettings
 from kjoretoyregister.svv.auth import Users
 from kjoretoyregister.svv.faults import FaultSwitches
+from kjoretoyregister.svv.gcpause import gc_paused
+from kjoretoyregister.svv.lookup_processes import LookupProcesses
 from kjoretoyregister.svv.register import Register
 from kjoretoyregister.svv.sokquery import SokLimits
 
@@ -38,6 +43,7 @@ SWITCHES = web.AppKey("switches", FaultSwitches)
 SOK_LIMITS = web.AppKey("sok_limits", SokLimits)
 RNG = web.AppKey("rng", random.Random)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+PROCESSES = web.AppKey("processes", LookupProcesses)
 
 JSON = "application/json"
 
@@ -58,7 +64,14 @@ async def lookup(
     executor = app.get(EXECUTOR)
     if executor is None or (items is not None and items <= INLINE_MAX_ITEMS):
         return work(register)
-    return await asyncio.get_running_loop().run_in_executor(executor, work, register)
+    return await asyncio.get_running_loop().run_in_executor(executor, _paused, work, register)
+
+
+def _paused(work: Callable[[Register], T], register: Register) -> T:
+    # The answer's objects live until it is encoded, which is part of ``work``: keep the
+    # collector off until then (see gcpause).
+    with gc_paused():
+        return work(register)
 
 
 def json_response(body: Any, *, status: int = 200) -> web.Response:

@@ -17,16 +17,25 @@ the code sisdinky gives for CU11300/CU11301.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import orjson
 from aiohttp import web
 
-from kjoretoyregister.svv.appstate import SETTINGS, SWITCHES, json_response, lookup
+from kjoretoyregister.svv.appstate import PROCESSES, SETTINGS, SWITCHES, json_response, lookup
+from kjoretoyregister.svv.bulkrender import (
+    KJENNEMERKE_UKJENT,
+    KUID_UKJENT,
+    OPPLYSNINGER_UTILGJENGELIG,
+    UNDERSTELLSNUMMER_UKJENT,
+    BulkKind,
+    Items,
+    kjoretoy_response,
+    one_per_item,
+    render_bulk,
+)
 from kjoretoyregister.svv.errors import BadRequest, UnsupportedMediaType
-from kjoretoyregister.svv.register import Register, VehicleResult
+from kjoretoyregister.svv.register import Register
 from kjoretoyregister.svv.validation import (
     MAX_IDENTIFIER_LENGTH,
     InvalidDtg,
@@ -34,36 +43,31 @@ from kjoretoyregister.svv.validation import (
     parse_optional_dtg,
 )
 
-KJENNEMERKE_UKJENT = {
-    "kode": "KJENNEMERKE_UKJENT",
-    "beskrivelse": "Fant ikke kjøretøy med oppgitt kjennemerke",
-}
-KUID_UKJENT = {"kode": "KUID_UKJENT", "beskrivelse": "Fant ikke kjøretøy med oppgitt kuid"}
-UNDERSTELLSNUMMER_UKJENT = {
-    "kode": "UNDERSTELLSNUMMER_UKJENT",
-    "beskrivelse": "Fant ikke kjøretøy med oppgitt understellsnummer",
-}
-OPPLYSNINGER_UTILGJENGELIG = {
-    "kode": "OPPLYSNINGER_UTILGJENGELIG",
-    "beskrivelse": "Opplysningene om kjøretøyet er ikke tilgjengelige",
-}
+__all__ = [
+    "KJENNEMERKE_UKJENT",
+    "KUID_UKJENT",
+    "OPPLYSNINGER_UTILGJENGELIG",
+    "UNDERSTELLSNUMMER_UKJENT",
+    "bulk_kjennemerke",
+    "bulk_kuid",
+    "bulk_understellsnummer",
+    "kjoretoy_response",
+    "one_per_item",
+    "read_json_body",
+]
 
 
-def kjoretoy_response(result: VehicleResult) -> dict[str, Any]:
-    """One ``KjoretoyResponse`` for a vehicle found (or withheld)."""
-    if result.hidden:
-        return {"responskoder": [OPPLYSNINGER_UTILGJENGELIG]}
-    return {"kjoretoy": result.kjoretoy, "responskoder": []}
+async def _render(app: web.Application, kind: BulkKind, items: Items) -> bytes:
+    """The answer's bytes: split over the lookup processes when there are some and the
+    request is big enough to pay for the hand-over, else in this process (see appstate)."""
+    processes = app.get(PROCESSES)
+    if processes is not None and len(items) >= processes.min_items:
+        return await processes.render(kind, items)
 
+    def work(register: Register) -> bytes:
+        return render_bulk(register, kind, items)
 
-def one_per_item(results: Sequence[list[VehicleResult]], miss: dict[str, str]) -> bytes:
-    """Render ``many_by_*`` results, one element per requested item, as JSON bytes.
-
-    A plate or kuid names at most one vehicle at a time; should the register ever return more,
-    the first is used so that answers still pair with requests by index.
-    """
-    body = [kjoretoy_response(found[0]) if found else {"responskoder": [miss]} for found in results]
-    return orjson.dumps(body)
+    return await lookup(app, work, items=len(items))
 
 
 async def read_json_body(request: web.Request) -> bytes:
@@ -86,10 +90,7 @@ async def bulk_kjennemerke(request: web.Request) -> web.Response:
         max_items=request.app[SETTINGS].max_bulk_items,
     )
 
-    def work(register: Register) -> bytes:
-        return one_per_item(register.many_by_kjennemerke(items), KJENNEMERKE_UKJENT)
-
-    return json_response(await lookup(request.app, work, items=len(items)))
+    return json_response(await _render(request.app, "kjennemerke", items))
 
 
 async def bulk_kuid(request: web.Request) -> web.Response:
@@ -99,10 +100,7 @@ async def bulk_kuid(request: web.Request) -> web.Response:
         await read_json_body(request), "kuid", max_items=request.app[SETTINGS].max_bulk_items
     )
 
-    def work(register: Register) -> bytes:
-        return one_per_item(register.many_by_kuid(items), KUID_UKJENT)
-
-    return json_response(await lookup(request.app, work, items=len(items)))
+    return json_response(await _render(request.app, "kuid", items))
 
 
 async def bulk_understellsnummer(request: web.Request) -> web.Response:

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from kjoretoyregister.svv.gcpause import gc_paused
 from kjoretoyregister.svv.identifiers import (
     fodselsdato_from_fodselsnummer,
     normalise_kjennemerke,
@@ -97,6 +98,7 @@ class Register(RegisterSearches):
         path = Path(path)
         if not path.is_file():
             raise RegisterError(f"no register file at {path}")
+        self.path = path
         self._uri = path.resolve().as_uri() + "?mode=ro"
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -285,6 +287,12 @@ class Register(RegisterSearches):
         self, conn: sqlite3.Connection, wanted: Sequence[tuple[int, float | None]]
     ) -> list[VehicleResult | None]:
         """Results for (kuid, dtg) pairs, None where no vehicle (yet) exists."""
+        with gc_paused():
+            return self._build_unpaused(conn, wanted)
+
+    def _build_unpaused(
+        self, conn: sqlite3.Connection, wanted: Sequence[tuple[int, float | None]]
+    ) -> list[VehicleResult | None]:
         data = self._load(conn, {kuid for kuid, _ in wanted})
         needed: set[int] = set()
         for kuid, t in wanted:

@@ -52,6 +52,14 @@ def serve(
             "--lookup-threads", help="Threads for register lookups (0 = on the event loop)."
         ),
     ] = None,
+    lookup_processes: Annotated[
+        int | None,
+        typer.Option(
+            "--lookup-processes",
+            help="Processes that share big bulk lookups (default: one per core for a register "
+            "of 500,000 vehicles or more, else 0).",
+        ),
+    ] = None,
     latency_ms: Annotated[
         float | None,
         typer.Option("--latency-ms", help="Added latency per request, in milliseconds."),
@@ -112,6 +120,7 @@ def serve(
         "max_bulk_items": max_bulk_items,
         "max_antall": max_antall,
         "lookup_threads": lookup_threads,
+        "lookup_processes": lookup_processes,
         "latency_ms": latency_ms,
         "fault_rate": fault_rate,
         "outage": outage,

@@ -40,6 +40,7 @@ from kjoretoyregister.svv.akfell import routes as akfell
 from kjoretoyregister.svv.akfell.quota import DailyQuota
 from kjoretoyregister.svv.appstate import (
     EXECUTOR,
+    PROCESSES,
     REGISTER,
     RNG,
     SETTINGS,
@@ -57,6 +58,7 @@ from kjoretoyregister.svv.errors import (
     new_svvguid,
 )
 from kjoretoyregister.svv.faults import FaultSwitches
+from kjoretoyregister.svv.lookup_processes import LookupProcesses, auto_processes
 from kjoretoyregister.svv.register import Register
 from kjoretoyregister.svv.sok import kunde_search, vehicle_search
 from kjoretoyregister.svv.sokquery import SokLimits
@@ -112,6 +114,13 @@ def create_app(register: Register, settings: SvvSettings) -> web.Application:
             executor.shutdown(wait=True, cancel_futures=True)
 
         app.on_cleanup.append(_stop_executor)
+
+    workers = auto_processes(settings.lookup_processes, int(register.meta.get("vehicles", 0)))
+    if workers > 0:
+        # Processes start with the app (not here), so an app that never serves leaks nothing.
+        processes = LookupProcesses(register.path, workers)
+        app[PROCESSES] = processes
+        app.cleanup_ctx.append(_lookup_processes(processes))
 
     def add(method: str, path: str, handler: Handler, role: str) -> None:
         route = app.router.add_route(method, path, handler)
@@ -176,6 +185,24 @@ def _add_akfell(app: web.Application, settings: SvvSettings) -> None:
             yield
 
     app.cleanup_ctx.append(verifier)
+
+
+def _lookup_processes(
+    processes: LookupProcesses,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Start the lookup processes before the server listens; stop them on shutdown."""
+
+    async def context(_: web.Application) -> AsyncIterator[None]:
+        try:
+            pids = await processes.start()
+        except BaseException:
+            processes.close()
+            raise
+        log.info("svv.lookup_processes_started", workers=len(pids))
+        yield
+        processes.close()
+
+    return context
 
 
 @web.middleware
