@@ -16,7 +16,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from kjoretoyregister.config import SvvSettings
 from kjoretoyregister.svv import lookup_processes
 from kjoretoyregister.svv.appstate import PROCESSES
-from kjoretoyregister.svv.lookup_processes import MIN_ITEMS, auto_processes, splice
+from kjoretoyregister.svv.bulkrender import render_bulk
+from kjoretoyregister.svv.lookup_processes import (
+    MIN_ITEMS,
+    LookupProcesses,
+    auto_processes,
+    splice,
+)
 from kjoretoyregister.svv.register import Register
 from kjoretoyregister.svv.server import create_app
 
@@ -153,4 +159,25 @@ async def test_a_worker_that_cannot_come_back_is_a_503_until_it_can(
         assert len(await again.json()) == len(items)
     finally:
         await client.close()
+        register.close()
+
+
+async def test_a_cancelled_request_does_not_mix_up_the_next(svv_register_path) -> None:
+    """The cancelled request's thread still owns the worker's pipe and buffer until its answer
+    arrives; the next request waits for that rather than reading the other's answer."""
+    register = Register(svv_register_path)
+    processes = LookupProcesses(svv_register_path, 1)
+    try:
+        await processes.start()
+        plates = register.sample_kjennemerker(2 * MIN_ITEMS, seed=12)
+        first = [(p, None) for p in plates[:MIN_ITEMS]]
+        second = [(p, None) for p in plates[MIN_ITEMS:]]
+        expected = render_bulk(register, "kjennemerke", second)
+        for _ in range(5):
+            task = asyncio.ensure_future(processes.render("kjennemerke", first))
+            await asyncio.sleep(0.001)
+            task.cancel()
+            assert await processes.render("kjennemerke", second) == expected
+    finally:
+        processes.close()
         register.close()

@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -111,6 +112,10 @@ class _Worker:
 
     def __init__(self, path: Path, size: int) -> None:
         self.path, self.size = path, size
+        # Held for a whole exchange, in the thread that makes it: a request that is cancelled
+        # while its thread still waits for the worker must not let another one use the pipe
+        # and the buffer meanwhile.
+        self.lock = threading.Lock()
         self.process: BaseProcess | None = None
         self.conn: Connection | None = None
         self.buffer: mmap.mmap | None = None
@@ -145,10 +150,11 @@ class _Worker:
     def render(self, kind: BulkKind, items: list[tuple[Any, Any]]) -> bytes:
         """The slice's JSON array. A worker found dead, or dying on the slice, is started
         again and the slice tried once more (a lookup only reads); a second death raises."""
-        try:
-            return self._render_once(kind, items)
-        except WorkerDied:
-            return self._render_once(kind, items)
+        with self.lock:
+            try:
+                return self._render_once(kind, items)
+            except WorkerDied:
+                return self._render_once(kind, items)
 
     def _render_once(self, kind: BulkKind, items: list[tuple[Any, Any]]) -> bytes:
         if self.conn is None or self.process is None or not self.process.is_alive():
@@ -169,7 +175,7 @@ class _Worker:
         return self.buffer[:reply]
 
     def stop(self) -> None:
-        if self.conn is not None:
+        if self.conn is not None:  # (called with the lock held, or at shutdown)
             with contextlib.suppress(OSError):  # already gone
                 self.conn.send(None)
             self.conn.close()
@@ -203,9 +209,10 @@ class LookupProcesses:
         self.min_items = min_items
         self.requests = 0  # answered here (for tests and the bench)
         self._workers = [_Worker(path, buffer_bytes) for _ in range(workers)]
-        # One slice at a time per worker; its blocking pipe calls run in these threads.
-        self._locks = [asyncio.Lock() for _ in range(workers)]
-        self._threads = ThreadPoolExecutor(workers, thread_name_prefix="svv-lookup-ipc")
+        # The blocking pipe exchanges run in these threads (each worker serves one at a time,
+        # see _Worker.lock); twice as many as workers, so that a cancelled request still
+        # waiting for its worker does not hold up the others' slices.
+        self._threads = ThreadPoolExecutor(2 * workers, thread_name_prefix="svv-lookup-ipc")
 
     @property
     def pids(self) -> list[int]:
@@ -237,14 +244,12 @@ class LookupProcesses:
         return splice(parts)
 
     async def _render_slice(self, index: int, kind: BulkKind, items: list[Any]) -> bytes:
-        async with self._locks[index]:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                self._threads, self._workers[index].render, kind, items
-            )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self._workers[index].render, kind, items)
 
     def close(self) -> None:
         """Stop the workers (each finishes the slice it is on)."""
+        self._threads.shutdown(wait=True, cancel_futures=True)  # exchanges under way finish
         for worker in self._workers:
-            worker.stop()
-        self._threads.shutdown(wait=True)
+            with worker.lock:
+                worker.stop()
