@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from kjoretoyregister.audit.events import FOUND, HIDDEN, NOT_FOUND
 from kjoretoyregister.gateway import auditing
-from kjoretoyregister.svv import bulk
+from kjoretoyregister.svv import bulkrender
 from kjoretoyregister.svv.register import Register
 from kjoretoyregister.svv.validation import parse_bulk_body
 from stack import ensure_register
@@ -38,7 +38,7 @@ def test_simulator_answers_take_the_fast_path_and_agree(tmp_path: Path) -> None:
         plates = [*register.sample_kjennemerker(200, seed=1), "ZZ99999", "CU11297"]
         raw = orjson.dumps([{"kjennemerke": p} for p in plates])
         items = parse_bulk_body(raw, "kjennemerke", max_items=1000)
-        body = bulk.one_per_item(register.many_by_kjennemerke(items), bulk.KJENNEMERKE_UKJENT)
+        body = bulkrender.render_bulk(register, "kjennemerke", items)
     finally:
         register.close()
     decoded = auditing._BULK_ANSWER.decode(body)  # the fast path accepts SVV's shape as is

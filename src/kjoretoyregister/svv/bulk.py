@@ -24,14 +24,10 @@ from aiohttp import web
 
 from kjoretoyregister.svv.appstate import PROCESSES, SETTINGS, SWITCHES, json_response, lookup
 from kjoretoyregister.svv.bulkrender import (
-    KJENNEMERKE_UKJENT,
-    KUID_UKJENT,
-    OPPLYSNINGER_UTILGJENGELIG,
     UNDERSTELLSNUMMER_UKJENT,
     BulkKind,
     Items,
     kjoretoy_response,
-    one_per_item,
     render_bulk,
 )
 from kjoretoyregister.svv.errors import BadRequest, UnsupportedMediaType
@@ -42,19 +38,6 @@ from kjoretoyregister.svv.validation import (
     parse_bulk_body,
     parse_optional_dtg,
 )
-
-__all__ = [
-    "KJENNEMERKE_UKJENT",
-    "KUID_UKJENT",
-    "OPPLYSNINGER_UTILGJENGELIG",
-    "UNDERSTELLSNUMMER_UKJENT",
-    "bulk_kjennemerke",
-    "bulk_kuid",
-    "bulk_understellsnummer",
-    "kjoretoy_response",
-    "one_per_item",
-    "read_json_body",
-]
 
 
 async def _render(app: web.Application, kind: BulkKind, items: Items) -> bytes:

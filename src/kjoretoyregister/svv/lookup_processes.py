@@ -207,7 +207,7 @@ class LookupProcesses:
         self.path = path
         self.workers = workers
         self.min_items = min_items
-        self.requests = 0  # answered here (for tests and the bench)
+        self.requests = 0  # answered by the workers (tests check which path a request took)
         self._workers = [_Worker(path, buffer_bytes) for _ in range(workers)]
         # The blocking pipe exchanges run in these threads (each worker serves one at a time,
         # see _Worker.lock); twice as many as workers, so that a cancelled request still

@@ -20,7 +20,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from kjoretoyregister.svv.appstate import SOK_LIMITS, json_response, lookup
-from kjoretoyregister.svv.bulk import kjoretoy_response
+from kjoretoyregister.svv.bulkrender import kjoretoy_response
 from kjoretoyregister.svv.register import Page, Register, VehicleResult
 from kjoretoyregister.svv.sokquery import SokLimits, SokParameterError
 
