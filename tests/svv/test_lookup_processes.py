@@ -14,9 +14,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from kjoretoyregister.config import SvvSettings
-from kjoretoyregister.svv import lookup_processes
-from kjoretoyregister.svv.appstate import PROCESSES
-from kjoretoyregister.svv.bulkrender import render_bulk
+from kjoretoyregister.svv import appstate, lookup_processes
+from kjoretoyregister.svv.appstate import PROCESSES, ChunkedBody
+from kjoretoyregister.svv.bulkrender import render_bulk, render_bulk_keeping
 from kjoretoyregister.svv.lookup_processes import (
     MIN_ITEMS,
     LookupProcesses,
@@ -33,6 +33,7 @@ def test_splice_keeps_order_and_skips_empty_parts() -> None:
     parts = [orjson.dumps([1, {"a": [2]}]), b"[]", orjson.dumps(["x"])]
     assert orjson.loads(splice(parts)) == [1, {"a": [2]}, "x"]
     assert splice([b"[]", b"[]"]) == b"[]"
+    assert splice([b"[]", b"[1]", b"[]", b"[2,3]"]) == b"[1,2,3]"  # no comma for an empty part
 
 
 def test_auto_processes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,3 +182,46 @@ async def test_a_cancelled_request_does_not_mix_up_the_next(svv_register_path) -
     finally:
         processes.close()
         register.close()
+
+
+def test_render_bulk_keeping_renders_what_render_bulk_does(svv_register) -> None:
+    items = [(p, None) for p in svv_register.sample_kjennemerker(50, seed=4)] + [("ZZ99999", None)]
+    body, results = render_bulk_keeping(svv_register, "kjennemerke", items)
+    assert body == render_bulk(svv_register, "kjennemerke", items)
+    assert len(results) == len(items) and results[-1] == []
+
+
+async def test_big_answers_go_out_in_pieces_with_their_length(
+    svv_client_factory, svv_api, svv_register, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above CHUNK_BYTES the answer is written in views: the same bytes, a Content-Length,
+    no chunked transfer coding (what a client of SVV gets from a plain body)."""
+    client = await svv_client_factory(lookup_processes=0)
+    items = _items(svv_register)
+    whole = await client.post(svv_api.BULK_KJENNEMERKE, json=items, headers=svv_api.OPPSLAG)
+    expected = await whole.read()
+    writes: list[int] = []
+    original = ChunkedBody.write_with_length
+
+    async def counting(self: ChunkedBody, writer: Any, length: int | None) -> None:
+        real_write = writer.write
+
+        async def write(chunk: Any, **kwargs: Any) -> None:
+            writes.append(len(chunk))
+            await real_write(chunk, **kwargs)
+
+        writer.write = write
+        try:
+            await original(self, writer, length)
+        finally:
+            del writer.write
+
+    monkeypatch.setattr(ChunkedBody, "write_with_length", counting)
+    monkeypatch.setattr(appstate, "CHUNK_BYTES", 4096)
+    pieces = await client.post(svv_api.BULK_KJENNEMERKE, json=items, headers=svv_api.OPPSLAG)
+    assert pieces.status == 200
+    assert pieces.headers["Content-Length"] == str(len(expected))
+    assert "Transfer-Encoding" not in pieces.headers
+    assert await pieces.read() == expected
+    assert len(writes) == -(-len(expected) // 4096) and max(writes) == 4096
+    assert not isinstance(appstate.json_response(b"[]").body, ChunkedBody)

@@ -51,6 +51,17 @@ def one_per_item(results: Sequence[list[VehicleResult]], miss: dict[str, str]) -
 
 def render_bulk(register: Register, kind: BulkKind, items: Items) -> bytes:
     """The whole answer to ``bulk/kjennemerke`` or ``bulk/kuid`` for ``items``, in order."""
+    return render_bulk_keeping(register, kind, items)[0]
+
+
+def render_bulk_keeping(
+    register: Register, kind: BulkKind, items: Items
+) -> tuple[bytes, Sequence[list[VehicleResult]]]:
+    """:func:`render_bulk`, and the results it was rendered from, for a caller that frees
+    them only once the answer is on its way (freeing a 1,000-plate answer's ~50,000 objects
+    is some 6 % of rendering it)."""
     if kind == "kjennemerke":
-        return one_per_item(register.many_by_kjennemerke(items), KJENNEMERKE_UKJENT)
-    return one_per_item(register.many_by_kuid(items), KUID_UKJENT)
+        results = register.many_by_kjennemerke(items)
+        return one_per_item(results, KJENNEMERKE_UKJENT), results
+    results = register.many_by_kuid(items)
+    return one_per_item(results, KUID_UKJENT), results

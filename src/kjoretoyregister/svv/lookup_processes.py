@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from kjoretoyregister.logs import get_logger
-from kjoretoyregister.svv.bulkrender import BulkKind, Items, render_bulk
+from kjoretoyregister.svv.bulkrender import BulkKind, Items, render_bulk_keeping
 from kjoretoyregister.svv.errors import Outage
 from kjoretoyregister.svv.gcpause import gc_paused
 from kjoretoyregister.svv.register import Register, RegisterError
@@ -66,9 +66,19 @@ def auto_processes(configured: int | None, vehicles: int) -> int:
 
 
 def splice(parts: list[bytes]) -> bytes:
-    """JSON arrays concatenated into one array, in order (``[a,b]`` + ``[c]`` → ``[a,b,c]``)."""
-    inner = [part[1:-1] for part in parts if len(part) > 2]
-    return b"[" + b",".join(inner) + b"]"
+    """JSON arrays concatenated into one array, in order (``[a,b]`` + ``[c]`` → ``[a,b,c]``).
+
+    One copy of the answer: the parts' insides are views, joined once (slicing them and adding
+    the brackets with ``+`` copied all 9.5 MB four times, ~4 ms a request on the event loop).
+    """
+    pieces: list[bytes | memoryview] = [b"["]
+    for part in parts:
+        if len(part) > 2:
+            if len(pieces) > 1:
+                pieces.append(b",")
+            pieces.append(memoryview(part)[1:-1])
+    pieces.append(b"]")
+    return b"".join(pieces)
 
 
 class WorkerDied(Exception):
@@ -94,12 +104,14 @@ def _serve(path: str, conn: Connection, buffer_path: str, size: int) -> None:
             return
         kind, items = message
         with gc_paused():
-            body = render_bulk(register, kind, items)
-        if len(body) <= size:
-            buffer[: len(body)] = body
-            conn.send(len(body))
-        else:
-            conn.send(body)
+            body, results = render_bulk_keeping(register, kind, items)
+            if len(body) <= size:
+                buffer[: len(body)] = body
+                conn.send(len(body))
+            else:
+                conn.send(body)
+            # Freed while the server sends the answer, not before it has it.
+            del body, results
 
 
 def _buffer_dir() -> str:
