@@ -16,6 +16,7 @@ import orjson
 import pytest
 import pytest_asyncio
 
+from kjoretoyregister.httpserver import CHUNK_BYTES, ChunkedBody
 from kjoretoyregister.svv.identifiers import make_fodselsnummer
 from stack import Stack, start_stack
 
@@ -76,6 +77,34 @@ class TestBulk:
         (item,) = event.items
         assert item.outcome == "found" and "986130861" in item.returned_identities
         assert event.svv_status == 200 and event.http_status == 200
+
+    async def test_a_big_answer_is_passed_through_whole_with_its_length(
+        self, env: tuple[Stack, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Above CHUNK_BYTES the gateway writes SVV's answer in pieces (ChunkedBody): the
+        client still gets SVV's bytes exactly, with a Content-Length, not chunked."""
+        stack, token = env
+        written: list[int] = []
+        original = ChunkedBody.write_with_length
+
+        async def counting(self: ChunkedBody, writer: Any, length: int | None) -> None:
+            written.append(len(self._value))
+            await original(self, writer, length)
+
+        monkeypatch.setattr(ChunkedBody, "write_with_length", counting)
+        assert stack.register is not None
+        plates = stack.register.sample_kjennemerker(400, seed=8)
+        body = [{"kjennemerke": p} for p in plates]
+        (status, data, headers), (_, direct, _) = await _both(
+            stack, token, "POST", "bulk/kjennemerke", body
+        )
+        assert status == 200 and len(data) > CHUNK_BYTES
+        assert data == direct
+        assert headers["Content-Length"] == str(len(data))
+        assert "Transfer-Encoding" not in headers
+        assert headers["Content-Type"].startswith("application/json")
+        # The simulator answered twice (to the gateway and directly), the gateway once.
+        assert len(written) == 3
 
     async def test_kjennemerke_mixed_list_and_past_dtg(self, env: tuple[Stack, str]) -> None:
         """Found, unknown, and a dtg long before the vehicle existed: per-item outcomes."""

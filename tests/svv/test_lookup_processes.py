@@ -13,9 +13,11 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from kjoretoyregister import httpserver
 from kjoretoyregister.config import SvvSettings
+from kjoretoyregister.httpserver import ChunkedBody
 from kjoretoyregister.svv import appstate, lookup_processes
-from kjoretoyregister.svv.appstate import PROCESSES, ChunkedBody
+from kjoretoyregister.svv.appstate import PROCESSES
 from kjoretoyregister.svv.bulkrender import render_bulk, render_bulk_keeping
 from kjoretoyregister.svv.lookup_processes import (
     MIN_ITEMS,
@@ -217,7 +219,8 @@ async def test_big_answers_go_out_in_pieces_with_their_length(
             del writer.write
 
     monkeypatch.setattr(ChunkedBody, "write_with_length", counting)
-    monkeypatch.setattr(appstate, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(appstate, "CHUNK_BYTES", 4096)  # when to use it
+    monkeypatch.setattr(httpserver, "CHUNK_BYTES", 4096)  # the pieces' size
     pieces = await client.post(svv_api.BULK_KJENNEMERKE, json=items, headers=svv_api.OPPSLAG)
     assert pieces.status == 200
     assert pieces.headers["Content-Length"] == str(len(expected))

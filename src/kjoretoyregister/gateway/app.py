@@ -53,7 +53,7 @@ from kjoretoyregister.gateway.routes import PREFIX, Match, match
 from kjoretoyregister.gateway.switches import SharedSwitches
 from kjoretoyregister.gateway.tokens import TokenVerifier, VerifiedToken
 from kjoretoyregister.gateway.validation import validate
-from kjoretoyregister.httpserver import BodyTimeout
+from kjoretoyregister.httpserver import CHUNK_BYTES, BodyTimeout, ChunkedBody
 from kjoretoyregister.konfig.authz import Decision
 from kjoretoyregister.konfig.feltpolicy import FieldPolicy
 from kjoretoyregister.konfig.invalidation import KonfigGeneration
@@ -422,6 +422,10 @@ def _passthrough(answer: UpstreamResponse, cid: str) -> web.Response:
     headers[REQUEST_ID_HEADER] = cid
     if answer.status == 204:
         return web.Response(status=204, headers=headers)
+    if len(answer.body) > CHUNK_BYTES:  # a bulk answer: see ChunkedBody
+        content_type = answer.headers.get("Content-Type", "application/octet-stream")
+        body = ChunkedBody(answer.body, content_type=content_type)
+        return web.Response(status=answer.status, body=body, headers=headers)
     return web.Response(status=answer.status, body=answer.body, headers=headers)
 
 

@@ -25,10 +25,9 @@ from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
-from aiohttp.payload import Payload
 
 from kjoretoyregister.config import SvvSettings
+from kjoretoyregister.httpserver import CHUNK_BYTES, ChunkedBody
 from kjoretoyregister.svv.auth import Users
 from kjoretoyregister.svv.faults import FaultSwitches
 from kjoretoyregister.svv.gcpause import gc_paused
@@ -50,9 +49,6 @@ PROCESSES = web.AppKey("processes", LookupProcesses)
 JSON = "application/json"
 
 INLINE_MAX_ITEMS = 10
-
-# Answers bigger than this are written in pieces of this size (see ChunkedBody).
-CHUNK_BYTES = 1 << 20
 
 
 async def lookup(
@@ -82,41 +78,6 @@ def _paused(work: Callable[[Register], T], register: Register) -> T:
 def json_response(body: Any, *, status: int = 200) -> web.Response:
     """An ``application/json`` answer; ``body`` may be ready-made JSON bytes."""
     data = body if isinstance(body, bytes) else orjson.dumps(body)
-    if len(data) > CHUNK_BYTES:
+    if len(data) > CHUNK_BYTES:  # a bulk answer (see ChunkedBody)
         return web.Response(status=status, body=ChunkedBody(data, content_type=JSON))
     return web.Response(status=status, body=data, content_type=JSON)
-
-
-class ChunkedBody(Payload):
-    """A big ready-made body (a bulk answer is ~9.5 MB) written in views of
-    :data:`CHUNK_BYTES`, with a Content-Length, as a plain body is.
-
-    Written whole, aiohttp joins the headers to the body and asyncio copies the part the
-    socket did not take at once, twice: three copies of the answer on the event loop (~3 ms
-    per 9.5 MB here, measured with py-spy on the server). In pieces, only what waits for the
-    socket is copied, and other requests get the loop between pieces.
-    """
-
-    _value: bytes
-
-    def __init__(self, value: bytes, *, content_type: str) -> None:
-        super().__init__(value, content_type=content_type)
-        self._size = len(value)
-
-    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
-        return self._value.decode(encoding, errors)
-
-    async def as_bytes(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
-        return self._value
-
-    async def write(self, writer: AbstractStreamWriter) -> None:
-        await self.write_with_length(writer, None)
-
-    async def write_with_length(
-        self, writer: AbstractStreamWriter, content_length: int | None
-    ) -> None:
-        view = memoryview(self._value)
-        if content_length is not None:
-            view = view[:content_length]
-        for start in range(0, len(view), CHUNK_BYTES):
-            await writer.write(view[start : start + CHUNK_BYTES])
