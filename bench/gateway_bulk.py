@@ -16,6 +16,13 @@ byte for byte.
 
     .venv/bin/python bench/gateway_bulk.py --stores sqlite,postgresql
 
+By default every request asks for the same plates (the audit's pseudonym index then takes the
+same keys again and again, its favourable case). ``--plates distinct`` gives each request
+plates of its own, as real traffic does (the register is then made large enough).
+``--without-subject-index`` is an experiment, not a configuration: it drops the audit's
+pseudonym index after start-up, to show its share of the cost ("who looked me up" then
+scans).
+
 Bounded by ``--requests`` and ``--budget-s``; loopback only. Needs PostgreSQL on
 127.0.0.1:5432 (database ``test``) for the postgresql store.
 """
@@ -73,6 +80,16 @@ async def timed_post(
     return (time.perf_counter() - t0) * 1000, payload
 
 
+def drop_subject_index(url: str) -> None:
+    """The experiment of ``--without-subject-index`` (never a configuration to run)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP INDEX ix_audit_subject_pseudonym"))
+    finally:
+        engine.dispose()
+
+
 def audit_items(url: str) -> int:
     engine = make_engine(url)
     try:
@@ -99,8 +116,15 @@ async def drive(
     kind: str, args: argparse.Namespace, stack: Stack, gateway_pid: int, url: str
 ) -> dict[str, Any]:
     assert stack.register is not None
-    plates = stack.register.sample_kjennemerker(args.items, seed=5)
-    body = orjson.dumps([{"kjennemerke": p} for p in plates])
+    rounds = WARMUP + args.requests
+    if args.plates == "distinct":
+        plates = stack.register.sample_kjennemerker(args.items * rounds, seed=5)
+    else:
+        plates = stack.register.sample_kjennemerker(args.items, seed=5) * rounds
+    bodies = [
+        orjson.dumps([{"kjennemerke": p} for p in plates[i * args.items : (i + 1) * args.items]])
+        for i in range(rounds)
+    ]
     json_type = {"Content-Type": "application/json"}
     direct_url = f"{stack.svv_url}/rest/distribusjon/kjoretoy/v2.0/{API}"
     gateway_url = stack.api(API)
@@ -108,6 +132,8 @@ async def drive(
     gw_headers = {**stack.headers(token), **json_type}
     sv_headers = {**stack.svv_auth(), **json_type}
     proc = psutil.Process(gateway_pid)
+    if args.without_subject_index:
+        drop_subject_index(url)
     items_before = audit_items(url)
 
     direct: list[float] = []
@@ -115,7 +141,7 @@ async def drive(
     rss: list[int] = []
     same_body = True
     deadline = time.monotonic() + args.budget_s
-    for i in range(WARMUP + args.requests):
+    for i, body in enumerate(bodies):
         if time.monotonic() > deadline:
             break
         d_ms, d_body = await timed_post(stack, direct_url, body, sv_headers)
@@ -132,7 +158,8 @@ async def drive(
         return sorted(xs)[int(len(xs) * 0.9)]
 
     return {
-        "store": kind,
+        "store": kind + (", no subject index" if args.without_subject_index else ""),
+        "plates": args.plates,
         "requests": len(gateway),
         "items": args.items,
         "direct_p50_ms": round(statistics.median(direct), 1),
@@ -151,14 +178,14 @@ async def drive(
 
 def report(results: list[dict[str, Any]]) -> None:
     head = (
-        "| store | requests × plates | direct p50 / p90 | gateway p50 / p90 | ratio (p50) |"
-        " gateway RSS first → last (max) | body unchanged | audit items |"
+        "| store | plates | requests × plates | direct p50 / p90 | gateway p50 / p90 |"
+        " ratio (p50) | gateway RSS first → last (max) | body unchanged | audit items |"
     )
     print(head)
-    print("|" + "---|" * 8)
+    print("|" + "---|" * 9)
     for r in results:
         print(
-            f"| {r['store']} | {r['requests']} × {r['items']} "
+            f"| {r['store']} | {r['plates']} | {r['requests']} × {r['items']} "
             f"| {r['direct_p50_ms']} / {r['direct_p90_ms']} ms "
             f"| {r['gateway_p50_ms']} / {r['gateway_p90_ms']} ms | {r['ratio_p50']}× "
             f"| {r['rss_first_mb']} → {r['rss_last_mb']} ({r['rss_max_mb']}) MB "
@@ -169,7 +196,10 @@ def report(results: list[dict[str, Any]]) -> None:
 
 async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     cache = Path(tempfile.gettempdir()) / "kjr-bench-bulk"
-    register = ensure_register(cache / f"register-{args.vehicles}.sqlite", vehicles=args.vehicles)
+    vehicles = args.vehicles
+    if args.plates == "distinct":  # room for every request's own plates
+        vehicles = max(vehicles, args.items * (WARMUP + args.requests) * 11 // 10)
+    register = ensure_register(cache / f"register-{vehicles}.sqlite", vehicles=vehicles)
     return [await run_store(kind, args, register) for kind in args.stores.split(",")]
 
 
@@ -180,6 +210,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--vehicles", type=int, default=5000)
     parser.add_argument("--budget-s", type=float, default=600, help="per store")
+    parser.add_argument("--plates", choices=("same", "distinct"), default="same")
+    parser.add_argument("--without-subject-index", action="store_true", help="experiment only")
     parser.add_argument(
         "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
