@@ -218,6 +218,13 @@ class AuditSettings(_Section):
         description="SQLite: checkpoint the audit WAL this often in a thread of its own, not "
         "inside a commit that requests wait for (0 = SQLite's own, in the commit)",
     )
+    subject_index_interval_s: float = Field(
+        0.5,
+        ge=0,
+        le=3600,
+        description="Index the audit's subject pseudonyms after commits at least this often "
+        "(sooner after a bulk answer); 0 = not in this process (readers scan the rest)",
+    )
     # SecretStr so a printed Settings never shows them; in the environment the list is JSON:
     # KJR_AUDIT__ORG_ADMIN_TOKENS='["<fiksOrgId>:kari:a-long-random-token"]'.
     org_admin_tokens: list[SecretStr] = Field(

@@ -10,11 +10,13 @@ Modules:
 
 - ``events``     the event contract and ``AuditSink`` protocol (owned with the gateway)
 - ``sinks``      in-memory and no-op sinks (tests, benchmarks)
-- ``models``     the tables (``audit_entry``, ``audit_item``, ``audit_subject``, chain head,
-  checkpoints) on the shared ``store`` Base
+- ``models``     the tables (``audit_entry``, ``audit_item``, ``audit_subject``, the subject
+  index and its mark, chain head, checkpoints) on the shared ``store`` Base
 - ``pseudonyms`` keyed pseudonyms (HMAC-SHA256) and sealed identifiers (AES-GCM)
 - ``chain``      pure hashing and tamper checks
+- ``encode``     events and reads as chain rows (sealed identifiers, subject pseudonyms)
 - ``writer``     the durable group-commit sink and the chain append
+- ``subject_index`` the pseudonym index innsyn reads, kept up after the answer
 - ``verify``     walks the stored chain; compares exported checkpoints
 - ``query``      search/export, innsyn, usage — each read audited itself
 - ``retention``  checkpoints and purge (the chain keeps an anchor)

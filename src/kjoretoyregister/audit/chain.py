@@ -128,9 +128,9 @@ class Problem:
     """One finding of a check, with the position it was found at."""
 
     seq: int | None
-    # changed | deleted | broken_link | beyond_head | truncated | head | checkpoint, and from
-    # signed anchors (audit/anchors.py): anchor_forged | anchor_truncated | anchor_rewritten |
-    # anchor_reordered
+    # changed | deleted | broken_link | beyond_head | truncated | head | checkpoint | index
+    # (audit/verify.py), and from signed anchors (audit/anchors.py): anchor_forged |
+    # anchor_truncated | anchor_rewritten | anchor_reordered
     kind: str
     message: str
 

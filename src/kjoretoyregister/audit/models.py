@@ -6,8 +6,11 @@
   sealed (AES-GCM, see :mod:`~kjoretoyregister.audit.pseudonyms`), the dtg and the outcome.
 * ``audit_subject`` — keyed pseudonyms of the persons/organisations/vehicles an item is
   about: role ``q`` for what was asked for, ``r`` for what the answer returned (owners, co-owners,
-  lessees, and the returned vehicles' plate, VIN and kuid). Indexed by pseudonym,
-  which is what innsyn and the identifier filter look up.
+  lessees, and the returned vehicles' plate, VIN and kuid). Part of the chained record.
+* ``audit_subject_index`` — ``(pseudonym, entry_seq)`` of ``audit_subject``, up to the seq in
+  ``audit_index_mark``: what innsyn and the identifier filter look up. It is derived and
+  maintained after the answer (:mod:`~kjoretoyregister.audit.subject_index`); readers add the
+  subjects of the entries after the mark, which the chained table's key finds by seq.
 * ``audit_chain_head`` — the single row (id 1) writers lock to append: last seq and hash, and
   the anchor (``base_seq``, ``base_hash``) the chain starts from after a purge.
 * ``audit_checkpoint`` — periodic and pre-purge snapshots of the head (seq, hash, count).
@@ -100,7 +103,33 @@ class AuditSubject(Base):
     role: Mapped[str] = mapped_column(String(1), primary_key=True)
     pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
 
-    __table_args__ = (Index("ix_audit_subject_pseudonym", "pseudonym"),)
+
+class AuditSubjectIndex(Base):
+    """Which entries name a pseudonym: ``audit_subject`` by pseudonym, up to the mark.
+
+    Kept out of the commit every answer waits for: each random pseudonym dirties a leaf page
+    of its own, which cost a 1,000-plate request ~38 ms on SQLite (docs/performance.md).
+    """
+
+    __tablename__ = "audit_subject_index"
+
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entry_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+    __table_args__ = (
+        # Retention deletes by seq.
+        Index("ix_audit_subject_index_entry_seq", "entry_seq"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class AuditIndexMark(Base):
+    """The one row (id 1): every entry up to ``seq`` is in ``audit_subject_index``."""
+
+    __tablename__ = "audit_index_mark"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class AuditChainHead(Base):
@@ -134,5 +163,7 @@ class AuditCheckpoint(Base):
 ENTRY_TABLE = cast(Table, AuditEntry.__table__)
 ITEM_TABLE = cast(Table, AuditItem.__table__)
 SUBJECT_TABLE = cast(Table, AuditSubject.__table__)
+SUBJECT_INDEX_TABLE = cast(Table, AuditSubjectIndex.__table__)
+INDEX_MARK_TABLE = cast(Table, AuditIndexMark.__table__)
 HEAD_TABLE = cast(Table, AuditChainHead.__table__)
 CHECKPOINT_TABLE = cast(Table, AuditCheckpoint.__table__)

@@ -5,7 +5,8 @@ with identifiers replaced by their pseudonyms) and commits it; only then does it
 access cannot be recorded, nothing is read (fail closed, like the gateway).
 
 Identifier filters work on pseudonyms: the value given is pseudonymised with the server key
-(for every plausible kind, or the kind given) and matched against ``audit_subject``; requested
+(for every plausible kind, or the kind given) and matched against the subject pseudonyms
+(:func:`~kjoretoyregister.audit.subject_index.entries_naming`: the index and its tail); requested
 identifiers are opened (unsealed) only for display.
 """
 
@@ -29,6 +30,7 @@ from kjoretoyregister.audit.models import (
     AuditSubject,
 )
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer, SealError
+from kjoretoyregister.audit.subject_index import entries_naming
 from kjoretoyregister.audit.verify import read_transaction
 from kjoretoyregister.audit.writer import access_entry, record_sync
 from kjoretoyregister.logs import get_logger
@@ -92,11 +94,7 @@ def _where(stmt: Select[Any], f: Filters, pz: Pseudonymizer) -> Select[Any]:
         conds.append(_ENTRY.c.time < f.until)
     if f.identifier:
         wanted = pz.candidates(f.identifier, f.identifier_kind)
-        conds.append(
-            _ENTRY.c.seq.in_(
-                select(_SUBJECT.c.entry_seq).where(_SUBJECT.c.pseudonym.in_(sorted(wanted)))
-            )
-        )
+        conds.append(_ENTRY.c.seq.in_(entries_naming(wanted)))
     return stmt.where(and_(*conds)) if conds else stmt
 
 
@@ -265,7 +263,11 @@ def innsyn_rows(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """The (lookup, item) rows naming ``pseudonym``; callers record the read first."""
-    conds = [_SUBJECT.c.pseudonym == pseudonym, _ENTRY.c.kind == LOOKUP]
+    conds = [
+        _SUBJECT.c.entry_seq.in_(entries_naming([pseudonym])),
+        _SUBJECT.c.pseudonym == pseudonym,
+        _ENTRY.c.kind == LOOKUP,
+    ]
     if before_seq is not None:
         conds.append(_SUBJECT.c.entry_seq < before_seq)
     order = (

@@ -24,6 +24,7 @@ from kjoretoyregister.audit.models import CHECKPOINT_TABLE as _CHECKPOINT
 from kjoretoyregister.audit.models import ENTRY_TABLE as _ENTRY
 from kjoretoyregister.audit.models import HEAD_TABLE as _HEAD
 from kjoretoyregister.audit.models import ITEM_TABLE as _ITEM
+from kjoretoyregister.audit.models import SUBJECT_INDEX_TABLE as _SUBJECT_INDEX
 from kjoretoyregister.audit.models import SUBJECT_TABLE as _SUBJECT
 from kjoretoyregister.audit.writer import access_entry, append, lock_head, write_checkpoint
 from kjoretoyregister.store.db import READ_ONLY, utcnow
@@ -108,6 +109,7 @@ def purge(
             if anchor_hash is None:
                 raise RuntimeError(f"audit entry seq {upto} is missing; verify the chain first")
             conn.execute(delete(_SUBJECT).where(_SUBJECT.c.entry_seq <= upto))
+            conn.execute(delete(_SUBJECT_INDEX).where(_SUBJECT_INDEX.c.entry_seq <= upto))
             conn.execute(delete(_ITEM).where(_ITEM.c.entry_seq <= upto))
             removed += conn.execute(delete(_ENTRY).where(_ENTRY.c.seq <= upto)).rowcount
             conn.execute(

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, select, text
 
 from kjoretoyregister.audit import chain
 from kjoretoyregister.audit.models import AuditChainHead, AuditEntry, AuditItem, AuditSubject
@@ -91,6 +91,40 @@ def _records(conn: Connection) -> Iterator[chain.Record]:
         last = hi
 
 
+#: The derived pseudonym index must say exactly what the chained subjects say up to its
+#: mark: a row removed from it would hide a lookup from "who looked me up" while every hash
+#: still holds, so verify compares the two (both directions, first problems only).
+_INDEX_MISSING = text(
+    "SELECT s.entry_seq FROM audit_subject s WHERE s.entry_seq <= "
+    "(SELECT seq FROM audit_index_mark WHERE id = 1) AND NOT EXISTS (SELECT 1 FROM "
+    "audit_subject_index i WHERE i.pseudonym = s.pseudonym AND i.entry_seq = s.entry_seq) "
+    "GROUP BY s.entry_seq ORDER BY s.entry_seq LIMIT 20"
+)
+_INDEX_EXTRA = text(
+    "SELECT i.entry_seq FROM audit_subject_index i WHERE NOT EXISTS (SELECT 1 FROM "
+    "audit_subject s WHERE s.entry_seq = i.entry_seq AND s.pseudonym = i.pseudonym) "
+    "GROUP BY i.entry_seq ORDER BY i.entry_seq LIMIT 20"
+)
+
+
+def _check_subject_index(conn: Connection) -> list[chain.Problem]:
+    problems = [
+        chain.Problem(
+            int(seq), "index", f"seq {seq}: a subject of this entry is missing from the index"
+        )
+        for seq in conn.execute(_INDEX_MISSING).scalars()
+    ]
+    problems.extend(
+        chain.Problem(
+            int(seq),
+            "index",
+            f"seq {seq}: the index names this entry for a pseudonym its subjects do not hold",
+        )
+        for seq in conn.execute(_INDEX_EXTRA).scalars()
+    )
+    return problems
+
+
 def _hash_at(conn: Connection, seq: int) -> str | None:
     value = conn.execute(select(_ENTRY.c.hash).where(_ENTRY.c.seq == seq)).scalar_one_or_none()
     return None if value is None else str(value)
@@ -120,6 +154,7 @@ def verify(engine: Engine, against: Mapping[str, Any] | None = None) -> Report:
         )
         report.checked = walked.checked
         report.problems.extend(chain.check_head(walked, report.head_seq, report.head_hash))
+        report.problems.extend(_check_subject_index(conn))
         if against is not None:
             _compare_checkpoint(conn, report, against)
     return report

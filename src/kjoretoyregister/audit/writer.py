@@ -22,17 +22,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time as _time
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from sqlalchemy import Engine
 
-from kjoretoyregister.audit import chain, walcheckpoint
+from kjoretoyregister.audit import walcheckpoint
 from kjoretoyregister.audit.anchor_schedule import PeriodicAnchors
 from kjoretoyregister.audit.chainwrite import (
     Head,
@@ -44,17 +41,18 @@ from kjoretoyregister.audit.chainwrite import (
     write_checkpoint,
     write_checkpoint_driver,
 )
+from kjoretoyregister.audit.encode import access_entry, encode_event
 from kjoretoyregister.audit.events import AuditEvent, AuditUnavailable
 from kjoretoyregister.audit.hostlock import HostWriteLock
 from kjoretoyregister.audit.inline_sqlite import MAX_ITEMS as INLINE_MAX_ITEMS
 from kjoretoyregister.audit.inline_sqlite import InlineSqlite
 from kjoretoyregister.audit.known_head import NOT_TRIED, KnownHead
-from kjoretoyregister.audit.models import ACCESS, LOOKUP, REQUESTED, RETURNED
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
+from kjoretoyregister.audit.subject_index import SubjectIndexer
 from kjoretoyregister.audit.walcheckpoint import WalCheckpointer
 from kjoretoyregister.config import Settings
 from kjoretoyregister.logs import get_logger
-from kjoretoyregister.store.db import make_engine, upgrade, utcnow
+from kjoretoyregister.store.db import make_engine, upgrade
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -75,81 +73,6 @@ __all__ = [
     "record_sync",
     "write_checkpoint",
 ]
-
-
-def _cut(value: str | None, limit: int) -> str | None:
-    # Columns have lengths; PostgreSQL would refuse a longer value and fail the whole batch.
-    return None if value is None else value[:limit]
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _blank_entry(kind: str, when: datetime, correlation_id: str) -> dict[str, Any]:
-    entry: dict[str, Any] = dict.fromkeys(chain.STORED_FIELDS)
-    entry.update(kind=kind, time=_aware(when), correlation_id=correlation_id[:64], item_count=0)
-    return entry
-
-
-def encode_event(event: AuditEvent, pz: Pseudonymizer) -> Pending:
-    """Turn a gateway event into rows: identifiers sealed, subjects pseudonymised."""
-    entry = _blank_entry(LOOKUP, event.time, event.correlation_id)
-    entry.update(
-        fiks_org_id=_cut(event.fiks_org_id, 64),
-        integrasjon_id=_cut(event.integrasjon_id, 64),
-        consumer_orgnr=_cut(event.consumer_orgnr, 16),
-        supplier_orgnr=_cut(event.supplier_orgnr, 16),
-        client_id=_cut(event.client_id, 200),
-        endpoint=_cut(event.endpoint, 200),
-        method=_cut(event.method, 10),
-        svv_status=event.svv_status,
-        svvguid=_cut(event.svvguid, 100),
-        latency_us=round(event.latency_ms * 1000),
-        purpose=_cut(event.purpose, 500),
-        case_reference=_cut(event.case_reference, 200),
-        http_status=event.http_status,
-        item_count=len(event.items),
-        # A person acting through the portal ("person:<pseudonym>"); None for systems.
-        actor=_cut(event.actor, 200),
-        feltpolicy=_cut(event.feltpolicy, 80),
-    )
-    pending = Pending(entry)
-    for pos, item in enumerate(event.items):
-        pending.items.append(
-            {
-                "pos": pos,
-                "identifier_type": item.identifier_type[:64],
-                "identifier_sealed": pz.seal(item.identifier),
-                "dtg": _cut(item.dtg, 40),
-                "outcome": item.outcome[:12],
-            }
-        )
-        asked = pz.subjects_of(item.identifier_type, item.identifier)
-        subjects = {(REQUESTED, p) for p in asked}
-        subjects |= {(RETURNED, pz.identity(i)) for i in item.returned_identities}
-        # The vehicle a plate lookup asked for is already a subject; add only what it adds.
-        returned = {pz.pseudonym(k, v) for k, v in item.returned_vehicles} - asked
-        subjects |= {(RETURNED, p) for p in returned}
-        pending.subjects.extend((pos, role, p) for role, p in sorted(subjects))
-    return pending
-
-
-def access_entry(
-    actor: str, action: str, query: Mapping[str, Any], *, fiks_org_id: str | None = None
-) -> Pending:
-    """An access-log entry: ``actor`` did ``action`` on the audit log with filters ``query``.
-
-    ``query`` must already have identifiers replaced by pseudonyms; it is stored as JSON.
-    """
-    entry = _blank_entry(ACCESS, utcnow(), uuid.uuid4().hex)
-    entry.update(
-        actor=actor[:200],
-        action=action[:50],
-        fiks_org_id=_cut(fiks_org_id, 64),
-        query=orjson.dumps(dict(query), option=orjson.OPT_SORT_KEYS, default=str).decode(),
-    )
-    return Pending(entry)
 
 
 def record_sync(engine: Engine, pending: Pending) -> None:
@@ -180,6 +103,7 @@ class DurableAuditSink:
         anchor_key: Ed25519PrivateKey | None = None,
         anchor_file: Path | None = None,
         anchor_interval_s: float = 300.0,
+        subject_index_interval_s: float = 0.5,
     ) -> None:
         """Args:
         engine: from :func:`store.db.make_engine`; the audit tables must exist.
@@ -199,12 +123,16 @@ class DurableAuditSink:
         anchor_file: the JSON Lines file anchors are appended to (one writer per file).
         anchor_interval_s: sign after a commit at most this often (0 = never); and once
             more on :meth:`close` if anything was committed since the last anchor.
+        subject_index_interval_s: keep the pseudonym index up after commits, looking at
+            least this often (0 = not in this sink: readers then scan the unindexed tail,
+            so another process must index, see :mod:`~kjoretoyregister.audit.subject_index`).
         """
         if queue_size < 1 or batch_max < 1:
             raise ValueError("queue_size and batch_max must be at least 1")
         if (
             min(checkpoint_interval_s, anchor_interval_s) < 0
             or min(enqueue_timeout_s, commit_timeout_s) <= 0
+            or subject_index_interval_s < 0
         ):
             raise ValueError("intervals must be positive")
         self._engine = engine
@@ -239,6 +167,9 @@ class DurableAuditSink:
             if anchor_key is not None and anchor_file is not None
             else None
         )
+        self._indexer = (
+            SubjectIndexer(engine, subject_index_interval_s) if subject_index_interval_s else None
+        )
         #: Counters for benchmarks and health: committed batches and events.
         self.batches = 0
         self.events = 0
@@ -264,6 +195,7 @@ class DurableAuditSink:
             anchor_key=key_from_settings(a),
             anchor_file=a.anchor_file,
             anchor_interval_s=a.anchor_interval_s,
+            subject_index_interval_s=a.subject_index_interval_s,
         )
 
     async def start(self) -> None:
@@ -276,6 +208,8 @@ class DurableAuditSink:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="audit-writer")
         if self._wal is not None:
             self._wal.start()
+        if self._indexer is not None:
+            self._indexer.start()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
 
     async def record(self, event: AuditEvent) -> None:
@@ -326,6 +260,8 @@ class DurableAuditSink:
             await self._known.close()
         if self._anchors is not None:
             await self._anchors.finish(self.events)
+        if self._indexer is not None:
+            await asyncio.to_thread(self._indexer.stop)
         if self._wal is not None:
             await asyncio.to_thread(self._wal.stop)
         if self._own_engine:
@@ -367,6 +303,8 @@ class DurableAuditSink:
                         fut.set_result(None)
                 if self._anchors is not None:
                     self._anchors.after_commit(self.events)
+                if self._indexer is not None:
+                    self._indexer.notify(sum(len(ev.items) for ev in events))
             finally:
                 for _ in batch:
                     self._queue.task_done()

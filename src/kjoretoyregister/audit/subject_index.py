@@ -1,0 +1,195 @@
+"""The pseudonym index of the audit log, kept up after the answer instead of in its commit.
+
+"Who looked me up" and the identifier filter find entries by pseudonym. An index on
+``audit_subject.pseudonym`` inside the commit every answer waits for cost a 1,000-plate
+request ~38 ms on SQLite: every random pseudonym dirties a B-tree leaf of its own, and the
+commit writes each of those pages (docs/performance.md, "Bulk through the gateway").
+
+So the chained ``audit_subject`` rows carry no pseudonym index. ``audit_subject_index``
+holds ``(pseudonym, entry_seq)`` for every entry up to ``audit_index_mark.seq``, and
+:class:`SubjectIndexer` moves the mark up in small steps after commits. Readers never depend
+on it being current: :func:`entries_naming` reads the index up to the mark *and* the chained
+subjects after it (found by ``entry_seq``, the chained table's key prefix), in one statement,
+so one snapshot. A lookup is visible to innsyn the moment its answer is sent.
+
+Each step is one transaction: it reads and moves the mark under the database's lock (SQLite's
+write lock and the host's audit-writer lock; PostgreSQL a row lock on the mark), so any number
+of indexers on any number of instances index each entry once, and a crash mid-step leaves the
+mark where the index is complete.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Collection
+
+from sqlalchemy import CompoundSelect, Connection, Engine, func, select, text, union
+
+from kjoretoyregister.audit.hostlock import HostWriteLock
+from kjoretoyregister.audit.models import INDEX_MARK_TABLE as _MARK
+from kjoretoyregister.audit.models import SUBJECT_INDEX_TABLE as _INDEX
+from kjoretoyregister.audit.models import SUBJECT_TABLE as _SUBJECT
+from kjoretoyregister.logs import get_logger
+
+log = get_logger(__name__)
+
+#: About this many subject rows per step (a step always ends at an entry's end, so a
+#: 1,000-plate entry of ~5,000 subjects is one step). Writers wait for a step on SQLite: ~2,000
+#: rows is a few milliseconds.
+STEP_ROWS = 2_000
+
+_MARK_SQL = "SELECT seq FROM audit_index_mark WHERE id = 1"
+_HEAD_SQL = "SELECT seq FROM audit_chain_head WHERE id = 1"
+_EDGE_SQL = (
+    "SELECT entry_seq FROM audit_subject WHERE entry_seq > :mark AND entry_seq <= :head "
+    "ORDER BY entry_seq LIMIT 1 OFFSET :rows"
+)
+_FILL_SQL = (
+    "INSERT INTO audit_subject_index (pseudonym, entry_seq) "
+    "SELECT DISTINCT pseudonym, entry_seq FROM audit_subject "
+    "WHERE entry_seq > :mark AND entry_seq <= :upto "
+    "ON CONFLICT DO NOTHING"
+)
+_MOVE_SQL = "UPDATE audit_index_mark SET seq = :upto WHERE id = 1"
+_SEED_SQL = "INSERT INTO audit_index_mark (id, seq) VALUES (1, 0)"
+
+
+def entries_naming(pseudonyms: Collection[str]) -> CompoundSelect[tuple[int]]:
+    """The seqs of the entries naming any of ``pseudonyms``: indexed ones and the tail."""
+    wanted = sorted(pseudonyms)
+    mark = func.coalesce(select(_MARK.c.seq).where(_MARK.c.id == 1).scalar_subquery(), 0)
+    indexed = select(_INDEX.c.entry_seq).where(_INDEX.c.pseudonym.in_(wanted))
+    tail = select(_SUBJECT.c.entry_seq).where(
+        _SUBJECT.c.entry_seq > mark, _SUBJECT.c.pseudonym.in_(wanted)
+    )
+    return union(indexed, tail)
+
+
+def index_step(conn: Connection, max_rows: int = STEP_ROWS) -> int:
+    """Index the next entries after the mark, in ``conn``'s write transaction.
+
+    Returns how many seqs the mark moved (0 when the index is current). The caller commits.
+    """
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    mark = conn.execute(text(_MARK_SQL + lock)).scalar_one_or_none()
+    if mark is None:
+        # Only a hand-edited database lacks the row the migration seeds; start from nothing.
+        conn.execute(text(_SEED_SQL))
+        mark = 0
+    head = int(conn.execute(text(_HEAD_SQL)).scalar_one())
+    if head <= mark:
+        return 0
+    edge = conn.execute(
+        text(_EDGE_SQL), {"mark": mark, "head": head, "rows": max(max_rows - 1, 0)}
+    ).scalar_one_or_none()
+    upto = head if edge is None else int(edge)
+    conn.execute(text(_FILL_SQL), {"mark": mark, "upto": upto})
+    conn.execute(text(_MOVE_SQL), {"upto": upto})
+    return upto - int(mark)
+
+
+def backlog(conn: Connection) -> int:
+    """Entries after the mark (for health and tests): what readers find by scanning the tail."""
+    mark = conn.execute(text(_MARK_SQL)).scalar_one_or_none() or 0
+    head = conn.execute(text(_HEAD_SQL)).scalar_one_or_none() or 0
+    return max(int(head) - int(mark), 0)
+
+
+class SubjectIndexer:
+    """A daemon thread that moves the index mark up to the chain head after commits.
+
+    It looks every ``interval_s`` seconds (so entries written by other instances or the CLI
+    get indexed too), and sooner once :meth:`notify` has counted ``wake_items`` committed
+    items: a bulk answer is indexed while the next request is upstream, while one-plate
+    traffic is indexed in one step per interval instead of one more commit per commit.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        interval_s: float = 0.5,
+        *,
+        step_rows: int = STEP_ROWS,
+        wake_items: int = 200,
+    ) -> None:
+        if interval_s <= 0 or step_rows < 1 or wake_items < 1:
+            raise ValueError("interval_s, step_rows and wake_items must be positive")
+        self._engine = engine
+        self._interval_s = interval_s
+        self._step_rows = step_rows
+        self._wake_items = wake_items
+        self._items = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # A lock of its own (its own open file): flock does not exclude a second user of one
+        # open file, so sharing the writer's would let a step and a commit overlap.
+        self._host_lock = HostWriteLock.for_engine(engine)
+        #: Steps run and seqs indexed (tests, benchmarks, health).
+        self.steps = 0
+        self.indexed = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name="audit-subject-index", daemon=True
+            )
+            self._thread.start()
+
+    def notify(self, items: int) -> None:
+        """``items`` were committed (called on the writer's side; a plain counter suffices,
+        a lost increment only delays a step to the next interval)."""
+        self._items += items
+        if self._items >= self._wake_items:
+            self._items = 0
+            self._wake.set()
+
+    def stop(self) -> None:
+        """Stop the thread (what it has not indexed, readers find in the tail)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if self._host_lock is not None:
+            self._host_lock.close()
+
+    def catch_up(self) -> int:
+        """Step until the index is current (or the indexer is stopping); seqs indexed."""
+        total = 0
+        while not self._stop.is_set():
+            moved = self.step()
+            if not moved:
+                break
+            total += moved
+            # Let a writer queued on the lock in before the next step takes it again.
+            time.sleep(0.001)
+        return total
+
+    def step(self) -> int:
+        """One step in a transaction of its own."""
+        if self._host_lock is None:
+            moved = self._step()
+        else:
+            with self._host_lock.held():
+                moved = self._step()
+        self.steps += 1
+        self.indexed += moved
+        return moved
+
+    def _step(self) -> int:
+        with self._engine.begin() as conn:
+            return index_step(conn, self._step_rows)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.catch_up()
+            except Exception as exc:  # readers scan the tail meanwhile; try again later
+                log.warning("audit_subject_index_failed", error=type(exc).__name__)
+                self._stop.wait(self._interval_s)
