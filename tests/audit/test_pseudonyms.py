@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import stat
@@ -64,6 +65,16 @@ def test_seal_round_trip_and_wrong_key(pz: Pseudonymizer) -> None:
     assert pz.seal(FNR) != sealed  # random nonce: equal inputs do not show as equal rows
     with pytest.raises(SealError):
         Pseudonymizer(b"another-secret-of-enough-length").open(sealed)
+
+
+def test_seal_many_seals_each_with_a_nonce_of_its_own(pz: Pseudonymizer) -> None:
+    """The batch form opens to the same values, and equal values never seal alike."""
+    values = [FNR, FNR, PLATE, ORGNR, ""]
+    sealed = pz.seal_many(values)
+    assert [pz.open(s) for s in sealed] == values
+    assert len({base64.b64decode(s)[:12] for s in sealed}) == len(values)
+    assert sealed[0] != sealed[1] and FNR not in "".join(sealed)
+    assert pz.seal_many([]) == []
 
 
 def test_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:

@@ -14,16 +14,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from kjoretoyregister.audit import query, retention
 from kjoretoyregister.audit.chainwrite import append
 from kjoretoyregister.audit.events import AuditEvent, AuditItem
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
-from kjoretoyregister.audit.subject_index import SubjectIndexer, backlog, index_step
+from kjoretoyregister.audit.subject_index import (
+    SubjectIndexer,
+    backlog,
+    entries_naming,
+    index_step,
+    subject_key,
+)
 from kjoretoyregister.audit.verify import verify
 from kjoretoyregister.audit.writer import DurableAuditSink, encode_event
-from kjoretoyregister.store.db import alembic_config, make_engine, upgrade
+from kjoretoyregister.store.db import alembic_config, hex64_sql, make_engine, upgrade
 from kjoretoyregister.store.testing import sqlite_database
 
 from .conftest import FNR, FNR_OTHER, ORGNR, EventFactory
@@ -48,16 +54,16 @@ def _plates(n: int, owner: str = FNR) -> tuple[AuditItem, ...]:
     )
 
 
-def _index(engine: Engine) -> set[tuple[str, int]]:
+def _index(engine: Engine) -> set[tuple[int, int]]:
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT pseudonym, entry_seq FROM audit_subject_index"))
+        rows = conn.execute(text("SELECT key, entry_seq FROM audit_subject_index"))
         return {(r[0], int(r[1])) for r in rows}
 
 
-def _subjects(engine: Engine) -> set[tuple[str, int]]:
+def _subjects(engine: Engine) -> set[tuple[int, int]]:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT DISTINCT pseudonym, entry_seq FROM audit_subject"))
-        return {(r[0], int(r[1])) for r in rows}
+        return {(subject_key(r[0]), int(r[1])) for r in rows}
 
 
 def _backlog(engine: Engine) -> int:
@@ -196,6 +202,33 @@ def test_the_indexer_keeps_its_thread_alive_through_a_failure(
             engine.dispose()
 
 
+def test_a_shared_key_prefix_never_names_another_entry(
+    engine: Engine, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    """The key is 64 bits of the pseudonym; a different pseudonym with those bits finds nothing."""
+    _record(engine, pz, [event()])
+    _catch_up(engine)
+    mine = pz.identity(FNR)
+    twin = mine[:16] + ("0" if mine[16] != "0" else "1") + mine[17:]
+    assert subject_key(twin) == subject_key(mine) and twin != mine
+    assert len(query.innsyn_rows(engine, mine)) == 1
+    assert query.innsyn_rows(engine, twin) == []
+    with engine.connect() as conn:
+        naming = conn.execute(
+            select(query._ENTRY.c.seq).where(query._ENTRY.c.seq.in_(entries_naming([twin])))
+        ).all()
+    assert naming == []
+
+
+def test_the_key_is_the_same_in_python_and_in_each_database(engine: Engine) -> None:
+    values = ["0" * 64, "f" * 64, "7fffffffffffffff" + "a" * 48, "8000000000000000" + "b" * 48]
+    with engine.connect() as conn:
+        for value in values:
+            sql = f"SELECT {hex64_sql(conn.dialect.name, ':v')}"
+            assert conn.execute(text(sql), {"v": value}).scalar_one() == subject_key(value)
+    assert [subject_key(v) for v in values] == [0, -1, 2**63 - 1, -(2**63)]
+
+
 def test_verify_finds_an_index_that_hides_or_invents_a_lookup(
     engine: Engine, pz: Pseudonymizer, event: EventFactory
 ) -> None:
@@ -205,8 +238,8 @@ def test_verify_finds_an_index_that_hides_or_invents_a_lookup(
     mine = pz.identity(FNR)
     with engine.begin() as conn:
         hidden = conn.execute(
-            text("DELETE FROM audit_subject_index WHERE pseudonym = :p AND entry_seq = 1"),
-            {"p": mine},
+            text("DELETE FROM audit_subject_index WHERE key = :k AND entry_seq = 1"),
+            {"k": subject_key(mine)},
         ).rowcount
     assert hidden == 1
     report = verify(engine)
@@ -214,8 +247,8 @@ def test_verify_finds_an_index_that_hides_or_invents_a_lookup(
     assert [(p.seq, p.kind) for p in report.problems] == [(1, "index")]
     with engine.begin() as conn:
         conn.execute(
-            text("INSERT INTO audit_subject_index (pseudonym, entry_seq) VALUES (:p, 1), (:x, 2)"),
-            {"p": mine, "x": "f" * 64},
+            text("INSERT INTO audit_subject_index (key, entry_seq) VALUES (:k, 1), (:x, 2)"),
+            {"k": subject_key(mine), "x": 12345},
         )
     report = verify(engine)
     assert [(p.seq, p.kind) for p in report.problems] == [(2, "index")]

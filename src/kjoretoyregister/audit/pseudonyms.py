@@ -68,7 +68,7 @@ def normalise(kind: str, value: str) -> str:
 
 def identity_kind(identity: str) -> str:
     """The kind of a returned identity: 11 digits is a fødselsnummer, otherwise an orgnr."""
-    digits = _NON_ALNUM.sub("", identity)
+    digits = identity if identity.isdigit() else _NON_ALNUM.sub("", identity)
     return "fodselsnummer" if len(digits) == 11 else "organisasjonsnummer"
 
 
@@ -82,16 +82,19 @@ class Pseudonymizer:
         self._pkey = hmac.new(secret, b"kjr-audit-pseudonym-v1", hashlib.sha256).digest()
         # Keyed once: copying a keyed HMAC skips the per-call key setup (two SHA-256 blocks)
         # that hmac.digest repeats; a 1,000-plate lookup computes ~6,000 pseudonyms.
-        self._ptemplate = hmac.new(self._pkey, digestmod=hashlib.sha256)
+        template = hmac.new(self._pkey, digestmod=hashlib.sha256)
+        # The OpenSSL HMAC object under hmac.HMAC, where this Python has one: its copy,
+        # update and hexdigest are C calls, 1.0 against 1.5 µs a pseudonym through the
+        # wrapper. Same key, same algorithm, so the same pseudonyms either way.
+        self._pcopy = getattr(template, "_hmac", template).copy
         self._aead = AESGCM(hmac.new(secret, b"kjr-audit-seal-v1", hashlib.sha256).digest())
 
     def pseudonym(self, kind: str, value: str) -> str:
         """The hex HMAC of ``kind:normalised(value)``; ``kind`` is a key of :data:`SUBJECT_KEYS`."""
         canonical = SUBJECT_KEYS.get(kind, kind)
-        msg = f"{canonical}:{normalise(canonical, value)}".encode()
-        mac = self._ptemplate.copy()
-        mac.update(msg)
-        return mac.hexdigest()
+        mac = self._pcopy()
+        mac.update(f"{canonical}:{normalise(canonical, value)}".encode())
+        return str(mac.hexdigest())
 
     def identity(self, identity: str) -> str:
         """Pseudonym of a returned identity (fnr or orgnr, told apart by length)."""
@@ -132,6 +135,17 @@ class Pseudonymizer:
         """Encrypt ``text``; the result (base64 of nonce + ciphertext) is safe to store."""
         nonce = secrets.token_bytes(12)
         return base64.b64encode(nonce + self._aead.encrypt(nonce, text.encode(), None)).decode()
+
+    def seal_many(self, texts: list[str]) -> list[str]:
+        """:meth:`seal` for each of ``texts``, with the nonces from one read of the OS's
+        random source (a getrandom call per nonce was ~5 µs of a 1,000-plate commit's each)."""
+        pool = os.urandom(12 * len(texts))
+        encrypt = self._aead.encrypt
+        out = []
+        for i, text in enumerate(texts):
+            nonce = pool[12 * i : 12 * i + 12]
+            out.append(base64.b64encode(nonce + encrypt(nonce, text.encode(), None)).decode())
+        return out
 
     def open(self, sealed: str) -> str:
         """Decrypt what :meth:`seal` made; raise :class:`SealError` if it cannot."""

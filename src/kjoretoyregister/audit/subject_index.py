@@ -6,7 +6,10 @@ request ~38 ms on SQLite: every random pseudonym dirties a B-tree leaf of its ow
 commit writes each of those pages (docs/performance.md, "Bulk through the gateway").
 
 So the chained ``audit_subject`` rows carry no pseudonym index. ``audit_subject_index``
-holds ``(pseudonym, entry_seq)`` for every entry up to ``audit_index_mark.seq``, and
+holds ``(key, entry_seq)`` for every entry up to ``audit_index_mark.seq`` (the key is the
+pseudonym's first 64 bits, :func:`~kjoretoyregister.store.db.hex64`: a row a quarter the size
+of the text key's, so a step dirties about half the pages; every hit is confirmed against the
+chained subject's full pseudonym), and
 :class:`SubjectIndexer` moves the mark up in small steps after commits. Readers never depend
 on it being current: :func:`entries_naming` reads the index up to the mark *and* the chained
 subjects after it (found by ``entry_seq``, the chained table's key prefix), in one statement,
@@ -31,6 +34,7 @@ from kjoretoyregister.audit.models import INDEX_MARK_TABLE as _MARK
 from kjoretoyregister.audit.models import SUBJECT_INDEX_TABLE as _INDEX
 from kjoretoyregister.audit.models import SUBJECT_TABLE as _SUBJECT
 from kjoretoyregister.logs import get_logger
+from kjoretoyregister.store.db import hex64, hex64_sql
 
 log = get_logger(__name__)
 
@@ -46,20 +50,32 @@ _EDGE_SQL = (
     "ORDER BY entry_seq LIMIT 1 OFFSET :rows"
 )
 _FILL_SQL = (
-    "INSERT INTO audit_subject_index (pseudonym, entry_seq) "
-    "SELECT DISTINCT pseudonym, entry_seq FROM audit_subject "
+    "INSERT INTO audit_subject_index (key, entry_seq) "
+    "SELECT DISTINCT {key}, entry_seq FROM audit_subject "
     "WHERE entry_seq > :mark AND entry_seq <= :upto "
-    "ON CONFLICT DO NOTHING"
+    # In key order the B-tree takes the rows leaf by leaf (~10 % faster than DISTINCT's order).
+    "ORDER BY 1 ON CONFLICT DO NOTHING"
 )
 _MOVE_SQL = "UPDATE audit_index_mark SET seq = :upto WHERE id = 1"
 _SEED_SQL = "INSERT INTO audit_index_mark (id, seq) VALUES (1, 0)"
+
+
+def subject_key(pseudonym: str) -> int:
+    """The index key of a pseudonym (its first 64 bits)."""
+    key = hex64(pseudonym)
+    assert key is not None
+    return key
 
 
 def entries_naming(pseudonyms: Collection[str]) -> CompoundSelect[tuple[int]]:
     """The seqs of the entries naming any of ``pseudonyms``: indexed ones and the tail."""
     wanted = sorted(pseudonyms)
     mark = func.coalesce(select(_MARK.c.seq).where(_MARK.c.id == 1).scalar_subquery(), 0)
-    indexed = select(_INDEX.c.entry_seq).where(_INDEX.c.pseudonym.in_(wanted))
+    by_key = select(_INDEX.c.entry_seq).where(_INDEX.c.key.in_(sorted(map(subject_key, wanted))))
+    # A key is a prefix: the chained row (found by its key's seq prefix) confirms the hit.
+    indexed = select(_SUBJECT.c.entry_seq).where(
+        _SUBJECT.c.entry_seq.in_(by_key), _SUBJECT.c.pseudonym.in_(wanted)
+    )
     tail = select(_SUBJECT.c.entry_seq).where(
         _SUBJECT.c.entry_seq > mark, _SUBJECT.c.pseudonym.in_(wanted)
     )
@@ -84,7 +100,8 @@ def index_step(conn: Connection, max_rows: int = STEP_ROWS) -> int:
         text(_EDGE_SQL), {"mark": mark, "head": head, "rows": max(max_rows - 1, 0)}
     ).scalar_one_or_none()
     upto = head if edge is None else int(edge)
-    conn.execute(text(_FILL_SQL), {"mark": mark, "upto": upto})
+    fill = _FILL_SQL.format(key=hex64_sql(conn.dialect.name, "pseudonym"))
+    conn.execute(text(fill), {"mark": mark, "upto": upto})
     conn.execute(text(_MOVE_SQL), {"upto": upto})
     return upto - int(mark)
 

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, Table, select, text
 
 from kjoretoyregister.audit import chain
 from kjoretoyregister.audit.models import AuditChainHead, AuditEntry, AuditItem, AuditSubject
-from kjoretoyregister.store.db import READ_ONLY
+from kjoretoyregister.store.db import READ_ONLY, hex64_sql
 
 _ENTRY = cast(Table, AuditEntry.__table__)
 _ITEM = cast(Table, AuditItem.__table__)
@@ -94,25 +94,27 @@ def _records(conn: Connection) -> Iterator[chain.Record]:
 #: The derived pseudonym index must say exactly what the chained subjects say up to its
 #: mark: a row removed from it would hide a lookup from "who looked me up" while every hash
 #: still holds, so verify compares the two (both directions, first problems only).
-_INDEX_MISSING = text(
+_INDEX_MISSING = (
     "SELECT s.entry_seq FROM audit_subject s WHERE s.entry_seq <= "
     "(SELECT seq FROM audit_index_mark WHERE id = 1) AND NOT EXISTS (SELECT 1 FROM "
-    "audit_subject_index i WHERE i.pseudonym = s.pseudonym AND i.entry_seq = s.entry_seq) "
+    "audit_subject_index i WHERE i.key = {key} AND i.entry_seq = s.entry_seq) "
     "GROUP BY s.entry_seq ORDER BY s.entry_seq LIMIT 20"
 )
-_INDEX_EXTRA = text(
+_INDEX_EXTRA = (
     "SELECT i.entry_seq FROM audit_subject_index i WHERE NOT EXISTS (SELECT 1 FROM "
-    "audit_subject s WHERE s.entry_seq = i.entry_seq AND s.pseudonym = i.pseudonym) "
+    "audit_subject s WHERE s.entry_seq = i.entry_seq AND {key} = i.key) "
     "GROUP BY i.entry_seq ORDER BY i.entry_seq LIMIT 20"
 )
 
 
 def _check_subject_index(conn: Connection) -> list[chain.Problem]:
+    key = hex64_sql(conn.dialect.name, "s.pseudonym")
+    missing, extra = (text(sql.format(key=key)) for sql in (_INDEX_MISSING, _INDEX_EXTRA))
     problems = [
         chain.Problem(
             int(seq), "index", f"seq {seq}: a subject of this entry is missing from the index"
         )
-        for seq in conn.execute(_INDEX_MISSING).scalars()
+        for seq in conn.execute(missing).scalars()
     ]
     problems.extend(
         chain.Problem(
@@ -120,7 +122,7 @@ def _check_subject_index(conn: Connection) -> list[chain.Problem]:
             "index",
             f"seq {seq}: the index names this entry for a pseudonym its subjects do not hold",
         )
-        for seq in conn.execute(_INDEX_EXTRA).scalars()
+        for seq in conn.execute(extra).scalars()
     )
     return problems
 

@@ -137,11 +137,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def hex64(value: str | None) -> int | None:
+    """The first 16 hex digits of ``value`` as a signed 64-bit integer (two's complement).
+
+    SQLite has it as ``kjr_hex64(x)`` on every connection of :func:`make_engine`; the same in
+    PostgreSQL is :data:`HEX64_PG`. Compact keys for hashes (audit/subject_index.py).
+    """
+    if value is None:
+        return None
+    return int.from_bytes(bytes.fromhex(value[:16]), "big", signed=True)
+
+
+#: :func:`hex64` in PostgreSQL, with ``{}`` for the column.
+HEX64_PG = "('x' || substr({}, 1, 16))::bit(64)::bigint"
+
+
+def hex64_sql(dialect: str, column: str) -> str:
+    """SQL for :func:`hex64` of ``column`` on ``dialect``."""
+    return HEX64_PG.format(column) if dialect == "postgresql" else f"kjr_hex64({column})"
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the driver; "begin" below sends BEGIN itself.
         dbapi_connection.isolation_level = None
+        dbapi_connection.create_function("kjr_hex64", 1, hex64, deterministic=True)
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
