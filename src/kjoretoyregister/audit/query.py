@@ -264,7 +264,8 @@ def innsyn_rows(
 ) -> list[dict[str, Any]]:
     """The (lookup, item) rows naming ``pseudonym``; callers record the read first."""
     conds = [
-        _SUBJECT.c.entry_seq.in_(entries_naming([pseudonym])),
+        # Unconfirmed: the pseudonym condition below confirms each index hit.
+        _SUBJECT.c.entry_seq.in_(entries_naming([pseudonym], confirmed=False)),
         _SUBJECT.c.pseudonym == pseudonym,
         _ENTRY.c.kind == LOOKUP,
     ]

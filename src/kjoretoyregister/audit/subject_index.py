@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Collection
 
-from sqlalchemy import CompoundSelect, Connection, Engine, func, select, text, union
+from sqlalchemy import CompoundSelect, Connection, Engine, func, select, text, union_all
 
 from kjoretoyregister.audit.hostlock import HostWriteLock
 from kjoretoyregister.audit.models import INDEX_MARK_TABLE as _MARK
@@ -67,19 +67,31 @@ def subject_key(pseudonym: str) -> int:
     return key
 
 
-def entries_naming(pseudonyms: Collection[str]) -> CompoundSelect[tuple[int]]:
-    """The seqs of the entries naming any of ``pseudonyms``: indexed ones and the tail."""
+def entries_naming(
+    pseudonyms: Collection[str], *, confirmed: bool = True
+) -> CompoundSelect[tuple[int]]:
+    """The seqs of the entries naming any of ``pseudonyms``: indexed ones and the tail.
+
+    A key is a prefix of the pseudonym, so an index hit is confirmed against the chained
+    subject's full pseudonym. ``confirmed=False`` leaves that to a caller whose own query
+    already joins ``audit_subject`` on the pseudonym (innsyn): probing the chained rows twice
+    made a 5,000-row history twice as slow.
+    """
     wanted = sorted(pseudonyms)
     mark = func.coalesce(select(_MARK.c.seq).where(_MARK.c.id == 1).scalar_subquery(), 0)
     by_key = select(_INDEX.c.entry_seq).where(_INDEX.c.key.in_(sorted(map(subject_key, wanted))))
-    # A key is a prefix: the chained row (found by its key's seq prefix) confirms the hit.
-    indexed = select(_SUBJECT.c.entry_seq).where(
-        _SUBJECT.c.entry_seq.in_(by_key), _SUBJECT.c.pseudonym.in_(wanted)
+    indexed = (
+        select(_SUBJECT.c.entry_seq).where(
+            _SUBJECT.c.entry_seq.in_(by_key), _SUBJECT.c.pseudonym.in_(wanted)
+        )
+        if confirmed
+        else by_key
     )
     tail = select(_SUBJECT.c.entry_seq).where(
         _SUBJECT.c.entry_seq > mark, _SUBJECT.c.pseudonym.in_(wanted)
     )
-    return union(indexed, tail)
+    # The two halves are disjoint (up to the mark, after it): no need to deduplicate.
+    return union_all(indexed, tail)
 
 
 def index_step(conn: Connection, max_rows: int = STEP_ROWS) -> int:
