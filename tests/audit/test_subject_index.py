@@ -247,7 +247,10 @@ def test_verify_finds_an_index_that_hides_or_invents_a_lookup(
     assert [(p.seq, p.kind) for p in report.problems] == [(1, "index")]
     with engine.begin() as conn:
         conn.execute(
-            text("INSERT INTO audit_subject_index (key, entry_seq) VALUES (:k, 1), (:x, 2)"),
+            text(
+                "INSERT INTO audit_subject_index (key, entry_seq, pos, role) "
+                "VALUES (:k, 1, 0, 'r'), (:x, 2, 0, 'r')"
+            ),
             {"k": subject_key(mine), "x": 12345},
         )
     report = verify(engine)

@@ -7,11 +7,11 @@
 * ``audit_subject`` — keyed pseudonyms of the persons/organisations/vehicles an item is
   about: role ``q`` for what was asked for, ``r`` for what the answer returned (owners, co-owners,
   lessees, and the returned vehicles' plate, VIN and kuid). Part of the chained record.
-* ``audit_subject_index`` — ``(key, entry_seq)`` of ``audit_subject`` (key: the pseudonym's
-  first 64 bits), up to the seq in
-  ``audit_index_mark``: what innsyn and the identifier filter look up. It is derived and
-  maintained after the answer (:mod:`~kjoretoyregister.audit.subject_index`); readers add the
-  subjects of the entries after the mark, which the chained table's key finds by seq.
+* ``audit_subject_index`` — ``(key, entry_seq, pos, role)`` of ``audit_subject`` (key: the
+  pseudonym's first 64 bits), up to the seq in ``audit_index_mark``: what innsyn and the
+  identifier filter look up. It is derived and maintained after the answer
+  (:mod:`~kjoretoyregister.audit.subject_index`); readers add the subjects of the entries
+  after the mark, which the chained table's key finds by seq.
 * ``audit_chain_head`` — the single row (id 1) writers lock to append: last seq and hash, and
   the anchor (``base_seq``, ``base_hash``) the chain starts from after a purge.
 * ``audit_checkpoint`` — periodic and pre-purge snapshots of the head (seq, hash, count).
@@ -119,6 +119,10 @@ class AuditSubjectIndex(Base):
     # chained subject's full pseudonym, so a shared prefix can never name a wrong entry.
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     entry_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The chained row's own key with the pseudonym: innsyn confirms a hit with one probe of
+    # audit_subject's primary key, not a scan of the entry's (up to ~5,000) subjects.
+    pos: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    role: Mapped[str] = mapped_column(String(1), primary_key=True)
 
     __table_args__ = (
         # Retention deletes by seq.

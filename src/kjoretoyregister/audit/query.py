@@ -30,7 +30,7 @@ from kjoretoyregister.audit.models import (
     AuditSubject,
 )
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer, SealError
-from kjoretoyregister.audit.subject_index import entries_naming
+from kjoretoyregister.audit.subject_index import entries_naming, subject_rows
 from kjoretoyregister.audit.verify import read_transaction
 from kjoretoyregister.audit.writer import access_entry, record_sync
 from kjoretoyregister.logs import get_logger
@@ -263,18 +263,14 @@ def innsyn_rows(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """The (lookup, item) rows naming ``pseudonym``; callers record the read first."""
-    conds = [
-        # Unconfirmed: the pseudonym condition below confirms each index hit.
-        _SUBJECT.c.entry_seq.in_(entries_naming([pseudonym], confirmed=False)),
-        _SUBJECT.c.pseudonym == pseudonym,
-        _ENTRY.c.kind == LOOKUP,
-    ]
+    named = subject_rows([pseudonym]).subquery("named")
+    conds = [_ENTRY.c.kind == LOOKUP]
     if before_seq is not None:
-        conds.append(_SUBJECT.c.entry_seq < before_seq)
+        conds.append(named.c.entry_seq < before_seq)
     order = (
-        (_SUBJECT.c.entry_seq.desc(), _SUBJECT.c.pos)
+        (named.c.entry_seq.desc(), named.c.pos)
         if newest_first
-        else (_SUBJECT.c.entry_seq, _SUBJECT.c.pos)
+        else (named.c.entry_seq, named.c.pos)
     )
     stmt = (
         select(
@@ -288,12 +284,13 @@ def innsyn_rows(
             _ENTRY.c.purpose,
             _ENTRY.c.case_reference,
             _ENTRY.c.actor,
-            _SUBJECT.c.role,
+            named.c.role,
             _ITEM.c.outcome,
             _ITEM.c.dtg,
         )
-        .join(_SUBJECT, _SUBJECT.c.entry_seq == _ENTRY.c.seq)
-        .join(_ITEM, and_(_ITEM.c.entry_seq == _SUBJECT.c.entry_seq, _ITEM.c.pos == _SUBJECT.c.pos))
+        .select_from(named)
+        .join(_ENTRY, _ENTRY.c.seq == named.c.entry_seq)
+        .join(_ITEM, and_(_ITEM.c.entry_seq == named.c.entry_seq, _ITEM.c.pos == named.c.pos))
         .where(*conds)
         .order_by(*order)
     )

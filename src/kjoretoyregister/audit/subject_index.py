@@ -27,7 +27,17 @@ import threading
 import time
 from collections.abc import Collection
 
-from sqlalchemy import CompoundSelect, Connection, Engine, func, select, text, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Engine,
+    Select,
+    func,
+    literal,
+    select,
+    text,
+    union_all,
+)
 
 from kjoretoyregister.audit.hostlock import HostWriteLock
 from kjoretoyregister.audit.models import INDEX_MARK_TABLE as _MARK
@@ -50,8 +60,8 @@ _EDGE_SQL = (
     "ORDER BY entry_seq LIMIT 1 OFFSET :rows"
 )
 _FILL_SQL = (
-    "INSERT INTO audit_subject_index (key, entry_seq) "
-    "SELECT DISTINCT {key}, entry_seq FROM audit_subject "
+    "INSERT INTO audit_subject_index (key, entry_seq, pos, role) "
+    "SELECT DISTINCT {key}, entry_seq, pos, role FROM audit_subject "
     "WHERE entry_seq > :mark AND entry_seq <= :upto "
     # In key order the B-tree takes the rows leaf by leaf (~10 % faster than DISTINCT's order).
     "ORDER BY 1 ON CONFLICT DO NOTHING"
@@ -67,31 +77,38 @@ def subject_key(pseudonym: str) -> int:
     return key
 
 
-def entries_naming(
-    pseudonyms: Collection[str], *, confirmed: bool = True
-) -> CompoundSelect[tuple[int]]:
-    """The seqs of the entries naming any of ``pseudonyms``: indexed ones and the tail.
+def subject_rows(pseudonyms: Collection[str]) -> CompoundSelect[tuple[int, int, str]]:
+    """``(entry_seq, pos, role)`` of every chained subject row naming one of ``pseudonyms``.
 
-    A key is a prefix of the pseudonym, so an index hit is confirmed against the chained
-    subject's full pseudonym. ``confirmed=False`` leaves that to a caller whose own query
-    already joins ``audit_subject`` on the pseudonym (innsyn): probing the chained rows twice
-    made a 5,000-row history twice as slow.
+    The index up to the mark, each hit confirmed by one probe of ``audit_subject``'s primary
+    key with the full pseudonym (the key is only its first 64 bits), and the chained rows
+    after the mark. The two halves are disjoint, so ``UNION ALL``.
     """
     wanted = sorted(pseudonyms)
     mark = func.coalesce(select(_MARK.c.seq).where(_MARK.c.id == 1).scalar_subquery(), 0)
-    by_key = select(_INDEX.c.entry_seq).where(_INDEX.c.key.in_(sorted(map(subject_key, wanted))))
-    indexed = (
-        select(_SUBJECT.c.entry_seq).where(
-            _SUBJECT.c.entry_seq.in_(by_key), _SUBJECT.c.pseudonym.in_(wanted)
+    confirm = (
+        select(literal(1))
+        .where(
+            _SUBJECT.c.entry_seq == _INDEX.c.entry_seq,
+            _SUBJECT.c.pos == _INDEX.c.pos,
+            _SUBJECT.c.role == _INDEX.c.role,
+            _SUBJECT.c.pseudonym.in_(wanted),
         )
-        if confirmed
-        else by_key
+        .exists()
     )
-    tail = select(_SUBJECT.c.entry_seq).where(
+    indexed = select(_INDEX.c.entry_seq, _INDEX.c.pos, _INDEX.c.role).where(
+        _INDEX.c.key.in_(sorted({subject_key(p) for p in wanted})), confirm
+    )
+    tail = select(_SUBJECT.c.entry_seq, _SUBJECT.c.pos, _SUBJECT.c.role).where(
         _SUBJECT.c.entry_seq > mark, _SUBJECT.c.pseudonym.in_(wanted)
     )
-    # The two halves are disjoint (up to the mark, after it): no need to deduplicate.
     return union_all(indexed, tail)
+
+
+def entries_naming(pseudonyms: Collection[str]) -> Select[tuple[int]]:
+    """The seqs of the entries naming any of ``pseudonyms`` (for ``seq IN (…)``)."""
+    rows = subject_rows(pseudonyms).subquery("named")
+    return select(rows.c.entry_seq)
 
 
 def index_step(conn: Connection, max_rows: int = STEP_ROWS) -> int:

@@ -97,12 +97,14 @@ def _records(conn: Connection) -> Iterator[chain.Record]:
 _INDEX_MISSING = (
     "SELECT s.entry_seq FROM audit_subject s WHERE s.entry_seq <= "
     "(SELECT seq FROM audit_index_mark WHERE id = 1) AND NOT EXISTS (SELECT 1 FROM "
-    "audit_subject_index i WHERE i.key = {key} AND i.entry_seq = s.entry_seq) "
+    "audit_subject_index i WHERE i.key = {key} AND i.entry_seq = s.entry_seq "
+    "AND i.pos = s.pos AND i.role = s.role) "
     "GROUP BY s.entry_seq ORDER BY s.entry_seq LIMIT 20"
 )
 _INDEX_EXTRA = (
     "SELECT i.entry_seq FROM audit_subject_index i WHERE NOT EXISTS (SELECT 1 FROM "
-    "audit_subject s WHERE s.entry_seq = i.entry_seq AND {key} = i.key) "
+    "audit_subject s WHERE s.entry_seq = i.entry_seq AND s.pos = i.pos AND s.role = i.role "
+    "AND {key} = i.key) "
     "GROUP BY i.entry_seq ORDER BY i.entry_seq LIMIT 20"
 )
 

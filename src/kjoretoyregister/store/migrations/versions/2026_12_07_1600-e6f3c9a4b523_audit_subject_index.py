@@ -30,7 +30,11 @@ def upgrade() -> None:
         "audit_subject_index",
         sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("entry_seq", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.PrimaryKeyConstraint("key", "entry_seq", name=op.f("pk_audit_subject_index")),
+        sa.Column("pos", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("role", sa.String(length=1), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "key", "entry_seq", "pos", "role", name=op.f("pk_audit_subject_index")
+        ),
         sqlite_with_rowid=False,
     )
     op.create_index("ix_audit_subject_index_entry_seq", "audit_subject_index", ["entry_seq"])
@@ -42,8 +46,8 @@ def upgrade() -> None:
     )
     key = hex64_sql(op.get_bind().dialect.name, "pseudonym")
     op.execute(
-        f"INSERT INTO audit_subject_index (key, entry_seq) "  # noqa: S608 - our own SQL
-        f"SELECT DISTINCT {key}, entry_seq FROM audit_subject"
+        f"INSERT INTO audit_subject_index (key, entry_seq, pos, role) "  # noqa: S608 - ours
+        f"SELECT DISTINCT {key}, entry_seq, pos, role FROM audit_subject"
     )
     op.execute("INSERT INTO audit_index_mark (id, seq) SELECT 1, seq FROM audit_chain_head")
     op.drop_index("ix_audit_subject_pseudonym", table_name="audit_subject")
