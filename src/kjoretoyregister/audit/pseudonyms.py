@@ -133,8 +133,7 @@ class Pseudonymizer:
 
     def seal(self, text: str) -> str:
         """Encrypt ``text``; the result (base64 of nonce + ciphertext) is safe to store."""
-        nonce = secrets.token_bytes(12)
-        return base64.b64encode(nonce + self._aead.encrypt(nonce, text.encode(), None)).decode()
+        return self.seal_many([text])[0]
 
     def seal_many(self, texts: list[str]) -> list[str]:
         """:meth:`seal` for each of ``texts``, with the nonces from one read of the OS's

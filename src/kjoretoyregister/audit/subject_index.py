@@ -6,14 +6,14 @@ request ~38 ms on SQLite: every random pseudonym dirties a B-tree leaf of its ow
 commit writes each of those pages (docs/performance.md, "Bulk through the gateway").
 
 So the chained ``audit_subject`` rows carry no pseudonym index. ``audit_subject_index``
-holds ``(key, entry_seq)`` for every entry up to ``audit_index_mark.seq`` (the key is the
-pseudonym's first 64 bits, :func:`~kjoretoyregister.store.db.hex64`: a row a quarter the size
-of the text key's, so a step dirties about half the pages; every hit is confirmed against the
-chained subject's full pseudonym), and
+holds ``(key, entry_seq, pos, role)`` for every subject row up to ``audit_index_mark.seq``
+(the key is the pseudonym's first 64 bits, :func:`~kjoretoyregister.store.db.hex64`: a row a
+quarter the size of the text key's, so a step dirties about half the pages), and
 :class:`SubjectIndexer` moves the mark up in small steps after commits. Readers never depend
-on it being current: :func:`entries_naming` reads the index up to the mark *and* the chained
-subjects after it (found by ``entry_seq``, the chained table's key prefix), in one statement,
-so one snapshot. A lookup is visible to innsyn the moment its answer is sent.
+on it being current: :func:`subject_rows` reads the index up to the mark, confirming each hit
+by one primary-key probe of the chained row with the full pseudonym, *and* the chained
+subjects after the mark (found by ``entry_seq``, the chained table's key prefix), in one
+statement, so one snapshot. A lookup is visible to innsyn the moment its answer is sent.
 
 Each step is one transaction: it reads and moves the mark under the database's lock (SQLite's
 write lock and the host's audit-writer lock; PostgreSQL a row lock on the mark), so any number
@@ -136,7 +136,7 @@ def index_step(conn: Connection, max_rows: int = STEP_ROWS) -> int:
 
 
 def backlog(conn: Connection) -> int:
-    """Entries after the mark (for health and tests): what readers find by scanning the tail."""
+    """Entries after the mark (tests, benchmarks): what readers find by scanning the tail."""
     mark = conn.execute(text(_MARK_SQL)).scalar_one_or_none() or 0
     head = conn.execute(text(_HEAD_SQL)).scalar_one_or_none() or 0
     return max(int(head) - int(mark), 0)
