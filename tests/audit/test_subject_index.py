@@ -25,7 +25,9 @@ from kjoretoyregister.audit.subject_index import (
     backlog,
     entries_naming,
     index_step,
+    read_mark,
     subject_key,
+    subject_rows,
 )
 from kjoretoyregister.audit.verify import verify
 from kjoretoyregister.audit.writer import DurableAuditSink, encode_event
@@ -110,6 +112,24 @@ def test_a_lookup_is_found_before_it_is_indexed_and_once_after(
     _record(engine, pz, [event()])
     assert _backlog(engine) == 2  # the second search's access entry and the lookup
     assert len(query.innsyn_rows(engine, mine)) == 2
+
+
+def test_a_mark_read_before_a_step_still_names_each_subject_once(
+    engine: Engine, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    # A reader that read the mark, then saw the indexer's next step commit (READ COMMITTED
+    # gives each statement its own snapshot), must neither miss nor double what moved.
+    _record(engine, pz, [event(), event(), event()])
+    mine = pz.identity(FNR)
+    with engine.connect() as conn:
+        stale = read_mark(conn)
+    assert _catch_up(engine) == 1
+    with engine.connect() as conn:
+        assert read_mark(conn) > stale
+        rows = conn.execute(subject_rows([mine], stale)).all()
+        current = conn.execute(subject_rows([mine], read_mark(conn))).all()
+    assert len(rows) == 3
+    assert sorted(rows) == sorted(current)
 
 
 def test_steps_end_at_entry_ends_and_take_each_entry_once(
@@ -215,7 +235,7 @@ def test_a_shared_key_prefix_never_names_another_entry(
     assert query.innsyn_rows(engine, twin) == []
     with engine.connect() as conn:
         naming = conn.execute(
-            select(query._ENTRY.c.seq).where(query._ENTRY.c.seq.in_(entries_naming([twin])))
+            select(query._ENTRY.c.seq).where(query._ENTRY.c.seq.in_(entries_naming([twin], 0)))
         ).all()
     assert naming == []
 

@@ -30,7 +30,7 @@ from kjoretoyregister.audit.models import (
     AuditSubject,
 )
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer, SealError
-from kjoretoyregister.audit.subject_index import entries_naming, subject_rows
+from kjoretoyregister.audit.subject_index import entries_naming, read_mark, subject_rows
 from kjoretoyregister.audit.verify import read_transaction
 from kjoretoyregister.audit.writer import access_entry, record_sync
 from kjoretoyregister.logs import get_logger
@@ -78,7 +78,7 @@ def _audit_access(
         raise AuditUnavailable("cannot record this read of the audit log") from exc
 
 
-def _where(stmt: Select[Any], f: Filters, pz: Pseudonymizer) -> Select[Any]:
+def _where(stmt: Select[Any], f: Filters, pz: Pseudonymizer, mark: int) -> Select[Any]:
     conds = []
     if f.kind:
         conds.append(_ENTRY.c.kind == f.kind)
@@ -94,7 +94,7 @@ def _where(stmt: Select[Any], f: Filters, pz: Pseudonymizer) -> Select[Any]:
         conds.append(_ENTRY.c.time < f.until)
     if f.identifier:
         wanted = pz.candidates(f.identifier, f.identifier_kind)
-        conds.append(_ENTRY.c.seq.in_(entries_naming(wanted)))
+        conds.append(_ENTRY.c.seq.in_(entries_naming(wanted, mark)))
     return stmt.where(and_(*conds)) if conds else stmt
 
 
@@ -118,13 +118,14 @@ def _iter(
 ) -> Iterator[dict[str, Any]]:
     last: int | None = None
     sent = 0
+    mark = read_mark(conn) if f.identifier else 0
     while limit is None or sent < limit:
         page = PAGE if limit is None else min(PAGE, limit - sent)
         stmt = select(_ENTRY)
         if last is not None:
             stmt = stmt.where(_ENTRY.c.seq < last if newest_first else _ENTRY.c.seq > last)
         order = _ENTRY.c.seq.desc() if newest_first else _ENTRY.c.seq
-        rows = conn.execute(_where(stmt, f, pz).order_by(order).limit(page)).all()
+        rows = conn.execute(_where(stmt, f, pz, mark).order_by(order).limit(page)).all()
         if not rows:
             return
         seqs = [r.seq for r in rows]
@@ -263,10 +264,67 @@ def innsyn_rows(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """The (lookup, item) rows naming ``pseudonym``; callers record the read first."""
-    named = subject_rows([pseudonym]).subquery("named")
-    conds = [_ENTRY.c.kind == LOOKUP]
+    with read_transaction(engine) as conn, conn.begin():
+        stmt = _innsyn_stmt(pseudonym, read_mark(conn), newest_first, before_seq, limit)
+        # Unpacked by position: a history is thousands of rows, and attribute access on Row
+        # objects cost about a fifth of the whole read (docs/personvern.md).
+        rows = conn.execute(stmt).all()
+        names = org_names(conn, {r[2] for r in rows if r[2]})
+        integrations = integration_names(conn, {r[3] for r in rows if r[3]})
+    fmt = chain.format_time
+    return [
+        {
+            "seq": seq,
+            "time": fmt(time),
+            "fiks_org_id": org,
+            "org_navn": names.get(org or ""),
+            "integrasjon_id": integ,
+            "integrasjon_navn": integrations.get(integ or ""),
+            "consumer_orgnr": consumer,
+            "supplier_orgnr": supplier,
+            "endpoint": endpoint,
+            "purpose": purpose,
+            "case_reference": case_reference,
+            "actor": actor,
+            "role": "requested" if role == REQUESTED else "returned",
+            "outcome": outcome,
+            "dtg": dtg,
+        }
+        for (
+            seq,
+            time,
+            org,
+            integ,
+            consumer,
+            supplier,
+            endpoint,
+            purpose,
+            case_reference,
+            actor,
+            role,
+            outcome,
+            dtg,
+        ) in rows
+    ]
+
+
+def _innsyn_stmt(
+    pseudonym: str, mark: int, newest_first: bool, before_seq: int | None, limit: int | None
+) -> Select[Any]:
+    rows = subject_rows([pseudonym], mark).subquery("rows")
+    rows_order = (
+        (rows.c.entry_seq.desc(), rows.c.pos) if newest_first else (rows.c.entry_seq, rows.c.pos)
+    )
+    picked = select(rows)
     if before_seq is not None:
-        conds.append(named.c.entry_seq < before_seq)
+        picked = picked.where(rows.c.entry_seq < before_seq)
+    if limit is not None:
+        # The page is cut from the subject rows before the joins: joining a whole history to
+        # sort it and keep 201 rows cost a page a third of the download (docs/personvern.md).
+        # Only lookups have subject rows, so the kind filter below drops none of them.
+        picked = picked.order_by(*rows_order).limit(limit)
+    named = picked.subquery("named")
+    conds = [_ENTRY.c.kind == LOOKUP]
     order = (
         (named.c.entry_seq.desc(), named.c.pos)
         if newest_first
@@ -294,32 +352,7 @@ def innsyn_rows(
         .where(*conds)
         .order_by(*order)
     )
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    with read_transaction(engine) as conn, conn.begin():
-        rows = conn.execute(stmt).all()
-        names = org_names(conn, {r.fiks_org_id for r in rows if r.fiks_org_id})
-        integrations = integration_names(conn, {r.integrasjon_id for r in rows if r.integrasjon_id})
-    return [
-        {
-            "seq": r.seq,
-            "time": chain.format_time(r.time),
-            "fiks_org_id": r.fiks_org_id,
-            "org_navn": names.get(r.fiks_org_id or ""),
-            "integrasjon_id": r.integrasjon_id,
-            "integrasjon_navn": integrations.get(r.integrasjon_id or ""),
-            "consumer_orgnr": r.consumer_orgnr,
-            "supplier_orgnr": r.supplier_orgnr,
-            "endpoint": r.endpoint,
-            "purpose": r.purpose,
-            "case_reference": r.case_reference,
-            "actor": r.actor,
-            "role": "requested" if r.role == REQUESTED else "returned",
-            "outcome": r.outcome,
-            "dtg": r.dtg,
-        }
-        for r in rows
-    ]
+    return stmt
 
 
 def org_names(conn: Connection, ids: set[str]) -> dict[str, str]:
