@@ -97,6 +97,21 @@ def reordered(conn: Connection) -> int:
     return 2
 
 
+def orphan_rows(conn: Connection) -> int:
+    """Item and subject rows for an entry that was never written (no foreign key stops it)."""
+    conn.execute(
+        text(
+            "INSERT INTO audit_item (entry_seq, pos, identifier_type, identifier_sealed, "
+            "outcome) VALUES (99, 0, 'kjennemerke', 'x', 'found')"
+        )
+    )
+    conn.execute(
+        text("INSERT INTO audit_subject (entry_seq, pos, role, pseudonym) VALUES (99, 0, 'r', :p)"),
+        {"p": "a" * 64},
+    )
+    return 99
+
+
 TAMPERINGS: list[Callable[[Connection], int]] = [
     changed_field,
     changed_item,
@@ -105,6 +120,7 @@ TAMPERINGS: list[Callable[[Connection], int]] = [
     deleted_tail,
     inserted_at_end,
     reordered,
+    orphan_rows,
 ]
 
 

@@ -129,6 +129,7 @@ class Problem:
 
     seq: int | None
     # changed | deleted | broken_link | beyond_head | truncated | head | checkpoint | index
+    # | orphan
     # (audit/verify.py), and from signed anchors (audit/anchors.py): anchor_forged |
     # anchor_truncated | anchor_rewritten | anchor_reordered
     kind: str

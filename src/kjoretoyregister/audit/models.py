@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kjoretoyregister.store.db import Base, BigIntPK
@@ -82,9 +82,9 @@ class AuditItem(Base):
 
     __tablename__ = "audit_item"
 
-    entry_seq: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("audit_entry.seq"), primary_key=True
-    )
+    # No foreign key to audit_entry: PostgreSQL checks one per row with a trigger, which
+    # doubled a bulk answer's inserts; verify reports rows without an entry instead.
+    entry_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     pos: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     identifier_type: Mapped[str] = mapped_column(String(64))
     identifier_sealed: Mapped[str] = mapped_column(Text)
@@ -97,9 +97,9 @@ class AuditSubject(Base):
 
     __tablename__ = "audit_subject"
 
-    entry_seq: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("audit_entry.seq"), primary_key=True
-    )
+    # No foreign key to audit_entry: PostgreSQL checks one per row with a trigger, which
+    # doubled a bulk answer's inserts; verify reports rows without an entry instead.
+    entry_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     pos: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     role: Mapped[str] = mapped_column(String(1), primary_key=True)
     pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
