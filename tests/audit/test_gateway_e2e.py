@@ -4,6 +4,7 @@ through innsyn. Audit database on both backends (Konfigurasjon stays on the stac
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -159,3 +160,32 @@ async def test_vehicles_returned_by_searches_are_found_by_innsyn(
         clear = conn.execute(text("SELECT pseudonym FROM audit_subject")).scalars().all()
     assert plate not in clear and vin not in clear
     assert verify(engine).ok
+
+
+async def test_metrics_show_the_pseudonym_index_catching_up(
+    tmp_path: Path, register_path: Path, engine: Engine, pz: Pseudonymizer
+) -> None:
+    # A long interval: only the wake-up after a bulk commit can bring the lag back to 0.
+    async with (
+        DurableAuditSink(engine, pz, subject_index_interval_s=60) as sink,
+        start_stack(tmp_path / "s", register_path=register_path, audit_sink=sink) as st,
+    ):
+        assert st.register is not None
+        plates = st.register.sample_kjennemerker(300, seed=7)
+        token = await st.token()
+        body = orjson.dumps([{"kjennemerke": p} for p in plates])
+        async with st.http.post(
+            st.api("bulk/kjennemerke"), data=body, headers=st.headers(token)
+        ) as resp:
+            assert resp.status == 200
+        assert sink.subject_indexer is not None
+        for _ in range(200):  # up to 10 s
+            if sink.subject_indexer.steps and not sink.subject_indexer.lag:
+                break
+            await asyncio.sleep(0.05)
+        async with st.http.get(st.gateway_root + "/metrics") as resp:
+            text_ = await resp.text()
+    assert "kjr_audit_subject_index_lag_entries 0.0" in text_
+    assert "kjr_audit_subject_index_failures_total 0.0" in text_
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_subject_index")).scalar_one() > 0

@@ -132,6 +132,20 @@ def test_a_mark_read_before_a_step_still_names_each_subject_once(
     assert sorted(rows) == sorted(current)
 
 
+def test_the_indexer_reports_its_lag_after_each_step(
+    engine: Engine, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    _record(engine, pz, [event(items=_plates(n)) for n in (2, 2, 2)])
+    indexer = SubjectIndexer(engine, 60, step_rows=1)
+    try:
+        assert indexer.step() == 1
+        assert indexer.lag == 2 == _backlog(engine)
+        indexer.catch_up()
+        assert indexer.lag == 0 == _backlog(engine)
+    finally:
+        indexer.stop()
+
+
 def test_steps_end_at_entry_ends_and_take_each_entry_once(
     engine: Engine, pz: Pseudonymizer, event: EventFactory
 ) -> None:
@@ -217,6 +231,7 @@ def test_the_indexer_keeps_its_thread_alive_through_a_failure(
             while _backlog(engine) and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert calls.is_set() and _backlog(engine) == 0
+            assert indexer.failures == 1  # what /metrics exports
         finally:
             indexer.stop()
             engine.dispose()

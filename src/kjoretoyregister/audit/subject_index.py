@@ -180,6 +180,10 @@ class SubjectIndexer:
         #: Steps run and seqs indexed (tests, benchmarks, health).
         self.steps = 0
         self.indexed = 0
+        #: Entries after the mark when the last step committed, and steps that failed
+        #: (the gateway's /metrics: a lag that grows means readers scan a growing tail).
+        self.lag = 0
+        self.failures = 0
 
     def start(self) -> None:
         if self._thread is None:
@@ -230,7 +234,9 @@ class SubjectIndexer:
 
     def _step(self) -> int:
         with self._engine.begin() as conn:
-            return index_step(conn, self._step_rows)
+            moved = index_step(conn, self._step_rows)
+            self.lag = backlog(conn)
+            return moved
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -241,5 +247,6 @@ class SubjectIndexer:
             try:
                 self.catch_up()
             except Exception as exc:  # readers scan the tail meanwhile; try again later
+                self.failures += 1
                 log.warning("audit_subject_index_failed", error=type(exc).__name__)
                 self._stop.wait(self._interval_s)

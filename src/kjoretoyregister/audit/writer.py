@@ -174,6 +174,11 @@ class DurableAuditSink:
         self.batches = 0
         self.events = 0
 
+    @property
+    def subject_indexer(self) -> SubjectIndexer | None:
+        """The pseudonym indexer of this sink (None when it is off): its lag and failures."""
+        return self._indexer
+
     @classmethod
     def from_settings(cls, settings: Settings, *, migrate: bool = True) -> DurableAuditSink:
         """Build a sink on ``settings.effective_database_url`` (migrating it up first)."""

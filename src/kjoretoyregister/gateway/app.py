@@ -108,6 +108,8 @@ class Gateway:
         )
         # Production layer (issue 9): metrics, breaker + retries, limits, health, shedding.
         self.metrics = GatewayMetrics()
+        if (indexer := getattr(audit_sink, "subject_indexer", None)) is not None:
+            self.metrics.watch_subject_index(indexer)
         self.breaker = CircuitBreaker(
             "svv",
             failures=settings.breaker_failures,

@@ -7,6 +7,9 @@ used to enumerate who asks for what (and label cardinality stays bounded).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Protocol
+
 from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -16,8 +19,37 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 35)
+
+
+class IndexerState(Protocol):
+    """What the audit's pseudonym indexer tells (audit.subject_index.SubjectIndexer)."""
+
+    lag: int
+    failures: int
+
+
+class _SubjectIndexCollector(Collector):
+    """Reads the indexer's state at scrape time (it lives in the audit sink's thread)."""
+
+    def __init__(self, indexer: IndexerState) -> None:
+        self._indexer = indexer
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "kjr_audit_subject_index_lag_entries",
+            "Audit entries after the pseudonym index's mark at its last step (innsyn scans "
+            "these without the index; it should return to 0 between bulk answers)",
+            value=self._indexer.lag,
+        )
+        yield CounterMetricFamily(
+            "kjr_audit_subject_index_failures",
+            "Pseudonym index steps that failed (retried; innsyn stays complete meanwhile)",
+            value=self._indexer.failures,
+        )
 
 
 class GatewayMetrics:
@@ -89,6 +121,10 @@ class GatewayMetrics:
             "Times the authorization decision cache was dropped after a Konfigurasjon change",
             registry=r,
         )
+
+    def watch_subject_index(self, indexer: IndexerState) -> None:
+        """Export the audit pseudonym indexer's lag and failures."""
+        self.registry.register(_SubjectIndexCollector(indexer))
 
     def render(self) -> bytes:
         """The text exposition format."""
