@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -312,6 +313,10 @@ async def _serve(
     await runner.setup()
     try:
         bound = await start_site(runner, host, port, reuse_port=reuse_port)
+        # What exists now (modules, the app, its pools and caches) lives as long as the
+        # process: keep it out of full collections, which otherwise walk it all. In the
+        # gateway one fell on every ~7th 1,000-plate answer and cost it ~90 ms.
+        gc.freeze()
         if ready is not None:
             ready(bound)
         await asyncio.Event().wait()  # until SIGINT/SIGTERM raise GracefulExit

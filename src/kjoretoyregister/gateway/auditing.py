@@ -34,42 +34,44 @@ _T = TypeVar("_T")
 Found = tuple[Outcome, list[str], list[tuple[str, str]]]
 
 
-class _Person(msgspec.Struct):
+# gc=False: these structs hold only strings, None and each other (no cycles), so the cyclic
+# collector need not track the ~6,000 a 1,000-plate answer decodes into.
+class _Person(msgspec.Struct, gc=False):
     fodselsnummer: str | None = None
 
 
-class _Enhet(msgspec.Struct):
+class _Enhet(msgspec.Struct, gc=False):
     organisasjonsnummer: str | None = None
 
 
-class _PersonEnhet(msgspec.Struct):
+class _PersonEnhet(msgspec.Struct, gc=False):
     person: _Person | None = None
     enhet: _Enhet | None = None
 
 
-class _Eierforhold(msgspec.Struct):
+class _Eierforhold(msgspec.Struct, gc=False):
     eier: _PersonEnhet | None = None
     medeier: _PersonEnhet | None = None
     leasingtaker: _PersonEnhet | None = None
     underenhet: _PersonEnhet | None = None
 
 
-class _KjoretoyId(msgspec.Struct):
+class _KjoretoyId(msgspec.Struct, gc=False):
     kjennemerke: str | None = None
     understellsnummer: str | None = None
     kuid: str | None = None
 
 
-class _Kjoretoy(msgspec.Struct):
+class _Kjoretoy(msgspec.Struct, gc=False):
     kjoretoyId: _KjoretoyId | None = None
     eierskap: _Eierforhold | None = None
 
 
-class _Responskode(msgspec.Struct):
+class _Responskode(msgspec.Struct, gc=False):
     kode: str | None = None
 
 
-class _KjoretoyResponse(msgspec.Struct):
+class _KjoretoyResponse(msgspec.Struct, gc=False):
     kjoretoy: _Kjoretoy | None = None
     responskoder: list[_Responskode] | None = None
 
