@@ -146,6 +146,37 @@ def test_the_indexer_reports_its_lag_after_each_step(
         indexer.stop()
 
 
+def test_catching_up_under_steady_traffic_takes_one_step_not_one_per_commit(
+    engine: Engine, pz: Pseudonymizer, event: EventFactory
+) -> None:
+    # One-plate traffic commits an entry every millisecond or two. Stepping again whenever
+    # the mark moved kept the indexer in a transaction every ~2 ms for as long as traffic
+    # lasted; what arrives during a step is for the next interval.
+    _record(engine, pz, [event() for _ in range(5)])
+    stop = threading.Event()
+
+    async def traffic() -> None:
+        async with DurableAuditSink(engine, pz, subject_index_interval_s=0) as sink:
+            while not stop.is_set():
+                await sink.record(event())
+
+    writer = threading.Thread(target=asyncio.run, args=(traffic(),))
+    writer.start()
+    indexer = SubjectIndexer(engine, 60)
+    try:
+        deadline = time.monotonic() + 0.4
+        while time.monotonic() < deadline:
+            indexer.catch_up()
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        writer.join()
+        indexer.stop()
+    assert _backlog(engine) > 0  # traffic went on while the indexer caught up
+    assert indexer.indexed >= 5
+    assert indexer.steps <= 5  # one step per catch_up (was one per commit)
+
+
 def test_steps_end_at_entry_ends_and_take_each_entry_once(
     engine: Engine, pz: Pseudonymizer, event: EventFactory
 ) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Collection
+from typing import NamedTuple
 
 from sqlalchemy import (
     CompoundSelect,
@@ -118,11 +119,24 @@ def entries_naming(pseudonyms: Collection[str], mark: int) -> Select[tuple[int]]
     return select(rows.c.entry_seq)
 
 
+class Step(NamedTuple):
+    """What one step did: how many seqs the mark moved, and whether it stopped short of the
+    head it read (there is more to index now, not only what arrived since)."""
+
+    moved: int
+    more: bool
+
+
 def index_step(conn: Connection, max_rows: int = STEP_ROWS) -> int:
     """Index the next entries after the mark, in ``conn``'s write transaction.
 
     Returns how many seqs the mark moved (0 when the index is current). The caller commits.
     """
+    return advance(conn, max_rows).moved
+
+
+def advance(conn: Connection, max_rows: int = STEP_ROWS) -> Step:
+    """:func:`index_step`, also saying whether the step left part of the backlog it saw."""
     lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
     mark = conn.execute(text(_MARK_SQL + lock)).scalar_one_or_none()
     if mark is None:
@@ -131,7 +145,7 @@ def index_step(conn: Connection, max_rows: int = STEP_ROWS) -> int:
         mark = 0
     head = int(conn.execute(text(_HEAD_SQL)).scalar_one())
     if head <= mark:
-        return 0
+        return Step(0, more=False)
     edge = conn.execute(
         text(_EDGE_SQL), {"mark": mark, "head": head, "rows": max(max_rows - 1, 0)}
     ).scalar_one_or_none()
@@ -139,7 +153,7 @@ def index_step(conn: Connection, max_rows: int = STEP_ROWS) -> int:
     fill = _FILL_SQL.format(key=hex64_sql(conn.dialect.name, "pseudonym"))
     conn.execute(text(fill), {"mark": mark, "upto": upto})
     conn.execute(text(_MOVE_SQL), {"upto": upto})
-    return upto - int(mark)
+    return Step(upto - int(mark), more=upto < head)
 
 
 def backlog(conn: Connection) -> int:
@@ -210,33 +224,43 @@ class SubjectIndexer:
             self._host_lock.close()
 
     def catch_up(self) -> int:
-        """Step until the index is current (or the indexer is stopping); seqs indexed."""
+        """Step until the backlog seen at the start is indexed (or the indexer is stopping);
+        seqs indexed.
+
+        Only a step cut short by ``step_rows`` is followed by another at once. Entries
+        committed meanwhile wait for the next interval: stepping again whenever the mark moved
+        kept one-plate traffic (an entry every millisecond or two) in a step every ~2 ms, a
+        transaction and the write lock each time, ~270 µs of CPU per entry on PostgreSQL.
+        """
         total = 0
         while not self._stop.is_set():
-            moved = self.step()
-            if not moved:
+            step = self._step_locked()
+            total += step.moved
+            if not step.more:
                 break
-            total += moved
             # Let a writer queued on the lock in before the next step takes it again.
             time.sleep(0.001)
         return total
 
     def step(self) -> int:
-        """One step in a transaction of its own."""
+        """One step in a transaction of its own; seqs indexed."""
+        return self._step_locked().moved
+
+    def _step_locked(self) -> Step:
         if self._host_lock is None:
-            moved = self._step()
+            step = self._step()
         else:
             with self._host_lock.held():
-                moved = self._step()
+                step = self._step()
         self.steps += 1
-        self.indexed += moved
-        return moved
+        self.indexed += step.moved
+        return step
 
-    def _step(self) -> int:
+    def _step(self) -> Step:
         with self._engine.begin() as conn:
-            moved = index_step(conn, self._step_rows)
+            step = advance(conn, self._step_rows)
             self.lag = backlog(conn)
-            return moved
+            return step
 
     def _loop(self) -> None:
         while not self._stop.is_set():
