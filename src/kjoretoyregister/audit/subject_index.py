@@ -120,11 +120,11 @@ def entries_naming(pseudonyms: Collection[str], mark: int) -> Select[tuple[int]]
 
 
 class Step(NamedTuple):
-    """What one step did: how many seqs the mark moved, and whether it stopped short of the
-    head it read (there is more to index now, not only what arrived since)."""
+    """What one step did: how many seqs the mark moved, and how many it left before the head
+    it read (more than 0 only when ``max_rows`` cut it short)."""
 
     moved: int
-    more: bool
+    left: int
 
 
 def index_step(conn: Connection, max_rows: int = STEP_ROWS) -> int:
@@ -136,7 +136,7 @@ def index_step(conn: Connection, max_rows: int = STEP_ROWS) -> int:
 
 
 def advance(conn: Connection, max_rows: int = STEP_ROWS) -> Step:
-    """:func:`index_step`, also saying whether the step left part of the backlog it saw."""
+    """:func:`index_step`, also saying how much of the backlog it saw the step left."""
     lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
     mark = conn.execute(text(_MARK_SQL + lock)).scalar_one_or_none()
     if mark is None:
@@ -145,7 +145,7 @@ def advance(conn: Connection, max_rows: int = STEP_ROWS) -> Step:
         mark = 0
     head = int(conn.execute(text(_HEAD_SQL)).scalar_one())
     if head <= mark:
-        return Step(0, more=False)
+        return Step(0, left=0)
     edge = conn.execute(
         text(_EDGE_SQL), {"mark": mark, "head": head, "rows": max(max_rows - 1, 0)}
     ).scalar_one_or_none()
@@ -153,7 +153,7 @@ def advance(conn: Connection, max_rows: int = STEP_ROWS) -> Step:
     fill = _FILL_SQL.format(key=hex64_sql(conn.dialect.name, "pseudonym"))
     conn.execute(text(fill), {"mark": mark, "upto": upto})
     conn.execute(text(_MOVE_SQL), {"upto": upto})
-    return Step(upto - int(mark), more=upto < head)
+    return Step(upto - int(mark), left=head - upto)
 
 
 def backlog(conn: Connection) -> int:
@@ -194,8 +194,8 @@ class SubjectIndexer:
         #: Steps run and seqs indexed (tests, benchmarks, health).
         self.steps = 0
         self.indexed = 0
-        #: Entries after the mark when the last step committed, and steps that failed
-        #: (the gateway's /metrics: a lag that grows means readers scan a growing tail).
+        #: Entries the last step left before the head it read, and steps that failed (the
+        #: gateway's /metrics: a lag that grows means readers scan a growing tail).
         self.lag = 0
         self.failures = 0
 
@@ -236,7 +236,7 @@ class SubjectIndexer:
         while not self._stop.is_set():
             step = self._step_locked()
             total += step.moved
-            if not step.more:
+            if not step.left:
                 break
             # Let a writer queued on the lock in before the next step takes it again.
             time.sleep(0.001)
@@ -259,8 +259,8 @@ class SubjectIndexer:
     def _step(self) -> Step:
         with self._engine.begin() as conn:
             step = advance(conn, self._step_rows)
-            self.lag = backlog(conn)
-            return step
+        self.lag = step.left
+        return step
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -41,8 +41,8 @@ class _SubjectIndexCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
             "kjr_audit_subject_index_lag_entries",
-            "Audit entries after the pseudonym index's mark at its last step (innsyn scans "
-            "these without the index; it should return to 0 between bulk answers)",
+            "Audit entries the pseudonym index's last step left unindexed (innsyn scans "
+            "these without the index; above 0 only while the indexer is behind)",
             value=self._indexer.lag,
         )
         yield CounterMetricFamily(
