@@ -1,7 +1,9 @@
-"""PostgreSQL: the writer's one-round-trip commit from the head it last committed.
+"""PostgreSQL: the writer's one-message commits, from the head it last committed or chained
+by the server onto the head it locks.
 
-The guarded head UPDATE must keep the chain linear when another writer moved the head, and
-a commit whose outcome is unknown (the connection failed around it) must land exactly once.
+The guarded head UPDATE must keep the chain linear when another writer moved the head, the
+server must chain exactly as ``audit.chain`` does, and a commit whose outcome is unknown (the
+connection failed around it) must land exactly once.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
-from kjoretoyregister.audit import known_head
+from kjoretoyregister.audit import chainwrite, known_head
 from kjoretoyregister.audit.events import AuditItem
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.audit.verify import verify
-from kjoretoyregister.audit.writer import DurableAuditSink
+from kjoretoyregister.audit.writer import DurableAuditSink, record_sync
 from kjoretoyregister.store.db import make_engine
 from kjoretoyregister.store.testing import postgres_schema
 
@@ -41,8 +43,9 @@ async def test_alternating_writers_keep_one_chain(
     pg_url: str, pz: Pseudonymizer, event: EventFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A, B, A, B…: every commit of A after one of B starts from a head B has moved. The
-    guard refuses it cleanly (no error, the connection kept) and the batch is committed with
-    the head locked, still on the loop: the writer thread is never used."""
+    guard refuses it cleanly (no error, the connection kept) and the batch is chained by the
+    server onto the head it locks, still on the loop: the writer thread is never used, and
+    the verifier (which re-hashes every entry in Python) finds the chain intact."""
     discarded: list[object] = []
     monkeypatch.setattr(DurableAuditSink, "_discard", lambda self, conn: discarded.append(conn))
     threaded = count_threaded_commits(monkeypatch)
@@ -150,29 +153,26 @@ def _items(n: int) -> tuple[AuditItem, ...]:
     )
 
 
-@pytest.mark.parametrize(
-    ("where", "landed"),
-    [("lock", False), ("commit", True), ("commit", False)],
-)
-async def test_locked_commit_on_the_loop_fails_safely(
+def _is_server_chained(query: Any) -> bool:
+    return str(query).startswith(chainwrite._LOCK_HEAD["postgresql"])
+
+
+@pytest.mark.parametrize("landed", [True, False])
+async def test_server_chained_commit_fails_safely(
     pg_url: str,
     pz: Pseudonymizer,
     event: EventFactory,
     monkeypatch: pytest.MonkeyPatch,
-    where: str,
     landed: bool,
 ) -> None:
-    """Another writer moved the head, so A locks it on the loop. The connection fails while
-    locking (nothing sent: the thread commits the batch) or around the COMMIT message (after
-    PostgreSQL ran it, or before): the batch is in the chain exactly once, no 503, and the
-    lock is not left held (B commits again afterwards)."""
+    """Another writer moved the head, so A's batch goes as a server-chained script. The
+    connection fails around it (after PostgreSQL ran it, or before): the batch is in the
+    chain exactly once, no 503, and the lock is not left held (B commits again afterwards)."""
     real = psycopg.AsyncConnection.execute
     fail = {"armed": False, "fired": False}
 
     async def failing(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        text_ = str(query)
-        hit = text_.startswith("BEGIN") if where == "lock" else text_.endswith("COMMIT")
-        if fail["armed"] and hit:
+        if fail["armed"] and _is_server_chained(query):
             fail["armed"], fail["fired"] = False, True
             if landed:
                 await real(self, query, *args, **kwargs)
@@ -186,7 +186,7 @@ async def test_locked_commit_on_the_loop_fails_safely(
             await a.record(event())
             await b.record(event())  # A's known head is stale now
             fail["armed"] = True
-            await a.record(event())  # refused guess, then the locked way, which fails
+            await a.record(event())  # refused guess, then the server-chained way, which fails
             assert fail["fired"]
             await b.record(event())
             await a.record(event())
@@ -198,22 +198,96 @@ async def test_locked_commit_on_the_loop_fails_safely(
         e2.dispose()
 
 
-async def test_values_reach_the_table_unchanged(
-    pg_url: str, pz: Pseudonymizer, event: EventFactory
+async def test_unknown_outcome_found_after_another_writer_moved_on(
+    pg_url: str, pz: Pseudonymizer, event: EventFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The one-message commit binds values on the client: quotes, backslashes, SQL, æøå and
-    emoji come back byte for byte (the verifier re-hashes what is stored)."""
-    tricky = "Parkering O'Neill \\ ''; DROP TABLE audit_entry; -- æøå ÆØÅ \U0001f697 $$ %s %(x)s"
+    """A's one-message commit lands, its connection fails, and another writer commits on top
+    before A finds out. The head no longer holds A's batch, but the batch is in the chain:
+    A must not write it a second time."""
+    real = psycopg.AsyncConnection.execute
+    fail = {"armed": False}
+    other = make_engine(pg_url)
+
+    async def failing(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if fail["armed"]:
+            fail["armed"] = False
+            await real(self, query, *args, **kwargs)
+            # Another instance's entry lands on top before A's writer thread looks.
+            from kjoretoyregister.audit.encode import encode_event
+
+            record_sync(other, encode_event(event(integrasjon="other"), pz))
+            raise psycopg.OperationalError("consuming input failed: server closed the connection")
+        return await real(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "execute", failing)
     engine = make_engine(pg_url)
     try:
         async with DurableAuditSink(engine, pz) as sink:
             await sink.record(event())
-            await sink.record(event(purpose=tricky, case_reference="2026/1'2\\3"))
+            await sink.record(event())
+            fail["armed"] = True
+            await sink.record(event(integrasjon="unsure"))
+            await sink.record(event())
         with engine.connect() as conn:
-            row = conn.execute(
-                text("SELECT purpose, case_reference FROM audit_entry WHERE seq = 2")
-            ).one()
-        assert tuple(row) == (tricky, "2026/1'2\\3")
+            owners = conn.execute(
+                text("SELECT integrasjon_id FROM audit_entry ORDER BY seq")
+            ).scalars()
+            assert list(owners)[2:4] == ["unsure", "other"]
+        assert _seqs(engine) == [1, 2, 3, 4, 5]
         assert verify(engine).ok
     finally:
         engine.dispose()
+        other.dispose()
+
+
+async def test_a_server_chain_that_disagrees_fails_closed(
+    pg_url: str, pz: Pseudonymizer, event: EventFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer checks the head the server reports against ``audit.chain``. Were they ever
+    to disagree, the callers get AuditUnavailable (503), not a silent success."""
+    from kjoretoyregister.audit.events import AuditUnavailable
+
+    real = chainwrite.chained_head
+
+    def off_by_one(locked: chainwrite.Head, contents: Any) -> chainwrite.Head:
+        head = real(locked, contents)
+        return chainwrite.Head(head.seq, "0" + head.hash[1:], head.base_seq, head.base_hash)
+
+    e1, e2 = make_engine(pg_url), make_engine(pg_url)
+    try:
+        async with DurableAuditSink(e1, pz) as a, DurableAuditSink(e2, pz) as b:
+            await a.record(event())
+            await b.record(event())
+            monkeypatch.setattr(known_head, "chained_head", off_by_one)
+            with pytest.raises(AuditUnavailable):
+                await a.record(event())  # refused guess, then server-chained: checked
+    finally:
+        e1.dispose()
+        e2.dispose()
+
+
+@pytest.mark.parametrize("way", ["known head", "server chained"])
+async def test_values_reach_the_table_unchanged(
+    pg_url: str, pz: Pseudonymizer, event: EventFactory, way: str
+) -> None:
+    """The one-message commits bind values on the client: quotes, backslashes, SQL, æøå and
+    emoji come back byte for byte, and the server hashes the same canonical bytes (the
+    verifier re-hashes what is stored)."""
+    tricky = "Parkering O'Neill \\ ''; DROP TABLE audit_entry; -- æøå ÆØÅ \U0001f697 $$ %s %(x)s"
+    e1, e2 = make_engine(pg_url), make_engine(pg_url)
+    try:
+        async with DurableAuditSink(e1, pz) as sink, DurableAuditSink(e2, pz) as other:
+            await sink.record(event())
+            if way == "server chained":
+                await other.record(event())  # the known head is stale: the server chains
+            await sink.record(event(purpose=tricky, case_reference="2026/1'2\\3"))
+        with e1.connect() as conn:
+            row = conn.execute(
+                text("SELECT purpose, case_reference FROM audit_entry ORDER BY seq DESC LIMIT 1")
+            ).one()
+        assert tuple(row) == (tricky, "2026/1'2\\3")
+        report = verify(e1)
+        assert report.ok, report.problems
+    finally:
+        e1.dispose()
+        e2.dispose()

@@ -38,8 +38,6 @@ _SELECT_HEAD = f"SELECT seq, hash, base_seq, base_hash FROM {_HEAD.name} WHERE i
 #: already holds the database's write lock (``BEGIN IMMEDIATE``).
 _LOCK_HEAD = {"postgresql": _SELECT_HEAD + " FOR UPDATE", "sqlite": _SELECT_HEAD}
 _MARK = {"postgresql": "%s", "sqlite": "?"}
-#: PostgreSQL: open a transaction and lock and read the head, as one simple-query message.
-LOCK_HEAD_PG = "BEGIN; " + _LOCK_HEAD["postgresql"]
 
 
 @dataclass(slots=True)
@@ -86,7 +84,7 @@ def lock_head_driver(driver: Any, dialect: str) -> Head:
 
 
 def head_of(row: Sequence[Any] | None) -> Head:
-    """The :class:`Head` of a row read by :data:`LOCK_HEAD_PG` (or SQLite's equivalent)."""
+    """The :class:`Head` of a head row read by a script (or SQLite's equivalent)."""
     if row is None:
         raise RuntimeError("audit_chain_head has no row: run the migrations")
     return Head(int(row[0]), str(row[1]), int(row[2]), str(row[3]))
@@ -206,6 +204,89 @@ def known_head_script(bind: Any, chained: Chained, known: Head) -> str:
             sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {values}"  # noqa: S608
             script.append(bind.mogrify(sql, [v for row in _tuples(rows, columns) for v in row]))
     return ";\n".join(script)
+
+
+#: Server-side chaining keeps the head it locked in two transaction-local settings: a script
+#: of simple queries cannot pass values from one statement to the next any other way.
+_SEQ_SETTING, _HASH_SETTING = "kjr.audit_seq", "kjr.audit_hash"
+_BASE_SEQ = f"current_setting('{_SEQ_SETTING}')::bigint"
+_LAST_HASH = f"current_setting('{_HASH_SETTING}')"
+#: chain.link in SQL: SHA-256 over the previous hash, a newline and the canonical bytes.
+_LINK_SQL = f"encode(sha256(convert_to({_LAST_HASH} || chr(10), 'UTF8') || %s), 'hex')"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerChained:
+    """A one-message PostgreSQL script that chains a batch onto whatever head it locks."""
+
+    script: str
+    #: ``chain.canonical`` of each entry, in chain order: what the server hashes, and what
+    #: the writer re-hashes from the head the server reports, to check it agrees.
+    contents: list[bytes]
+
+
+def server_chained_script(bind: Any, pending: Sequence[Pending]) -> ServerChained:
+    """PostgreSQL: one simple-query script that locks the head, chains and inserts ``pending``
+    after it, and moves it, with no round trip while the head is locked.
+
+    For a writer that does not know the head (another writer moved it): locking it in one
+    message and sending the rows in a second held the lock across a round trip and a wait for
+    a busy event loop, so two writers queued behind each other (docs/performance.md). Here the
+    server numbers the entries from the locked head and hashes each as :func:`chain.link`
+    does (``sha256(prev || "\n" || canonical)``, the canonical bytes computed here, sent as
+    ``bytea``); the statements run in order as one implicit transaction (autocommit
+    connection), so all of it commits or none of it does. The results are: the head as locked,
+    the settings, one per entry, the inserts, then the new head (``seq``, ``hash``), which
+    the caller checks against :func:`chain.link` over ``contents`` from the locked head.
+    Values are bound on the client with psycopg's literal quoting, as in
+    :func:`known_head_script`.
+    """
+    script = [
+        _LOCK_HEAD["postgresql"],
+        # A statement of its own, after the lock: its snapshot sees the head as locked.
+        f"SELECT set_config('{_SEQ_SETTING}', seq::text, true), "  # noqa: S608
+        f"set_config('{_HASH_SETTING}', hash, true) FROM {_HEAD.name} WHERE id = 1",
+    ]
+    contents: list[bytes] = []
+    items: list[tuple[int, dict[str, Any]]] = []
+    subjects: list[tuple[int, tuple[int, str, str]]] = []
+    for n, p in enumerate(pending, start=1):
+        content = chain.canonical(p.entry, p.items, p.subjects)
+        contents.append(content)
+        columns = list(p.entry)
+        marks = ", ".join(["%s"] * len(columns))
+        sql = (
+            f"WITH e AS (INSERT INTO {_ENTRY.name} ({', '.join(columns)}, seq, prev_hash, hash) "  # noqa: S608
+            f"VALUES ({marks}, {_BASE_SEQ} + {n}, {_LAST_HASH}, {_LINK_SQL}) RETURNING hash) "
+            f"SELECT set_config('{_HASH_SETTING}', hash, true) FROM e"
+        )
+        script.append(bind.mogrify(sql, [*(p.entry[c] for c in columns), content]))
+        items.extend((n, i) for i in p.items)
+        subjects.extend((n, s) for s in p.subjects)
+    if items:
+        columns = list(items[0][1])
+        row = "(" + ", ".join(["%s"] * len(columns)) + ", {} + {})"
+        values = ", ".join(row.format(_BASE_SEQ, n) for n, _ in items)
+        sql = f"INSERT INTO {_ITEM.name} ({', '.join(columns)}, entry_seq) VALUES {values}"  # noqa: S608
+        script.append(bind.mogrify(sql, [i[c] for _, i in items for c in columns]))
+    if subjects:
+        values = ", ".join(f"({_BASE_SEQ} + {n}, %s, %s, %s)" for n, _ in subjects)
+        sql = f"INSERT INTO {_SUBJECT.name} (entry_seq, pos, role, pseudonym) VALUES {values}"  # noqa: S608
+        script.append(bind.mogrify(sql, [v for _, s in subjects for v in s]))
+    script.append(
+        f"UPDATE {_HEAD.name} SET seq = {_BASE_SEQ} + {len(pending)}, hash = {_LAST_HASH} "  # noqa: S608
+        "WHERE id = 1 RETURNING seq, hash"
+    )
+    return ServerChained(";\n".join(script), contents)
+
+
+def chained_head(locked: Head, contents: Sequence[bytes]) -> Head:
+    """The head ``contents`` lead to when chained after ``locked`` (what the server must
+    report after a :func:`server_chained_script`)."""
+    prev = locked.hash
+    for content in contents:
+        prev = chain.link(prev, content)
+    return Head(locked.seq + len(contents), prev, locked.base_seq, locked.base_hash)
 
 
 def _update_head_sql(dialect: str) -> str:

@@ -1,16 +1,17 @@
-"""PostgreSQL: commit a small batch on the event loop, in one message from the known head.
+"""PostgreSQL: commit a small batch on the event loop, in one message.
 
 In the gateway at 500 req/s a one-event commit through the writer thread took ~1.9 ms (p50)
 against ~1.0 ms alone: each of its round trips ended with the writer waiting for the GIL of a
-busy event loop. Here the writer task itself sends the batch as one script (see
-:func:`~kjoretoyregister.audit.chainwrite.known_head_script`) on an asyncio psycopg
-connection of its own: no thread, no hand-back, one round trip, while the writer knows the
-head (it committed the last entry itself). When another writer (a second worker or instance)
-has moved the head, the guess is refused at the cost of one message and the batch is
-committed with the head locked, still on the loop, in two: ``BEGIN`` + ``SELECT … FOR
-UPDATE``, then the inserts, the head and ``COMMIT``; the following batches skip the guess for
-a while. The writer thread's locking way is left for big batches, checkpoints, a connection
-that cannot be opened and batches whose outcome is unknown.
+busy event loop. Here the writer task itself sends the batch as one script on an asyncio
+psycopg connection of its own: no thread, no hand-back, one round trip. While the writer knows
+the head (it committed the last entry itself) the script moves it from there (see
+:func:`~kjoretoyregister.audit.chainwrite.known_head_script`). When another writer (a second
+worker or instance) has moved the head, the guess is refused at the cost of one message, and
+the following batches go as a script that locks the head and lets the server chain the rows
+onto it (:func:`~kjoretoyregister.audit.chainwrite.server_chained_script`), still one message,
+so the head's lock is never held across a round trip. The writer thread's locking way is left
+for big batches, checkpoints, a connection that cannot be opened and batches whose outcome is
+unknown.
 
 Big batches (bulk lookups) are never encoded here: that work belongs off the event loop.
 """
@@ -20,35 +21,76 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from sqlalchemy.engine import URL
 
+from kjoretoyregister.audit import chain
 from kjoretoyregister.audit.chainwrite import (
-    LOCK_HEAD_PG,
     PIPELINE_MAX_ROWS,
     Head,
     Pending,
     chain_rows,
+    chained_head,
     head_of,
+    server_chained_script,
 )
 from kjoretoyregister.audit.chainwrite import known_head_script as _script
+from kjoretoyregister.audit.models import ENTRY_TABLE
 from kjoretoyregister.logs import get_logger
 
 log = get_logger(__name__)
 
 #: Most items in a batch encoded on the event loop (~30 µs of CPU per item).
 MAX_ITEMS = 16
-#: Batches committed with the head locked (no guess) after another writer moved the head.
+#: Batches chained by the server (no guess) after another writer moved the head.
 PAUSE_AFTER_MOVED = 32
 #: After the connection could not be opened, seconds before it is tried again.
 RETRY_CONNECT_S = 5.0
 
-#: :meth:`KnownHead.commit` sent nothing: the batch is for the locking way, outcome clear.
-NOT_TRIED = Head(-1, "", -1, "")
-#: The guess was refused: another writer had moved the head (nothing written).
-_REFUSED = Head(-2, "", -2, "")
+
+class _Refused(Exception):
+    """The guess was refused: another writer had moved the head (nothing written)."""
+
+
+_FIND_ENTRY = (
+    f"SELECT prev_hash, hash FROM {ENTRY_TABLE.name} "  # noqa: S608
+    "WHERE time = %s AND correlation_id = %s"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """How to find out whether a batch whose commit outcome is unknown is in the chain.
+
+    A batch commits whole or not at all, so its first entry tells: an entry with the same
+    time and correlation id whose hash covers exactly this content (``chain.link`` of its own
+    ``prev_hash`` and ``content``). This holds wherever the batch landed, also when another
+    writer has moved the head past it since.
+    """
+
+    time: datetime
+    correlation_id: str
+    content: bytes
+
+    @classmethod
+    def of(cls, pending: Sequence[Pending]) -> Probe:
+        first = pending[0]
+        content = chain.canonical(first.entry, first.items, first.subjects)
+        return cls(first.entry["time"], first.entry["correlation_id"], content)
+
+    def landed(self, driver: Any) -> bool:
+        """Whether the batch is committed (a psycopg connection, in the writer thread)."""
+        cursor = driver.cursor()
+        try:
+            cursor.execute(_FIND_ENTRY, (self.time, self.correlation_id))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        return any(chain.link(prev, self.content) == digest for prev, digest in rows)
 
 
 def conninfo(url: URL) -> str:
@@ -76,93 +118,86 @@ class KnownHead:
         """Whether a batch with this many items should be committed here, on the loop."""
         return events_items <= MAX_ITEMS and self._clock() >= self._connect_after
 
-    async def commit(self, pending: Sequence[Pending]) -> Head | None:
-        """Commit ``pending`` on the loop: from :attr:`head` in one round trip if this writer
-        knows it, else (or if the guess is refused) with the head locked, in two.
+    async def commit(self, pending: Sequence[Pending]) -> bool | Probe:
+        """Commit ``pending`` on the loop in one message: from :attr:`head` if this writer
+        knows it, else (or if the guess is refused) chained by the server onto the head.
 
         Returns:
-            None when committed; :data:`NOT_TRIED` when nothing was committed and the
-            outcome is clear (the batch is for the locking way in the writer thread);
-            otherwise the head the batch would have made, when the connection failed around
-            the committing message and the outcome is unknown — the caller must find out
-            from the head whether it landed.
+            True when committed; False when nothing was committed and the outcome is clear
+            (the batch is for the locking way in the writer thread); a :class:`Probe` when
+            the connection failed around the committing message and the outcome is unknown —
+            the caller must find out with it whether the batch landed.
         """
         conn = await self._connection()
         if conn is None:
-            return NOT_TRIED
+            return False
         known = self.head
         if known is not None and self._pause == 0:
-            outcome = await self._from_known(conn, pending, known)
-            if outcome is not _REFUSED:
-                return outcome
-            # Another writer is active: guessing would cost a refused message per batch.
-            self._pause = PAUSE_AFTER_MOVED
+            try:
+                return await self._from_known(conn, pending, known)
+            except _Refused:
+                # Another writer is active: guessing would cost a refused message per batch.
+                self._pause = PAUSE_AFTER_MOVED
         elif self._pause > 0:
             self._pause -= 1
-        return await self._locked(conn, pending)
+        return await self._server_chained(conn, pending)
 
     async def _from_known(
         self, conn: psycopg.AsyncConnection[Any], pending: Sequence[Pending], known: Head
-    ) -> Head | None:
+    ) -> bool | Probe:
         chained = chain_rows(pending, known)
         if chained.row_count > PIPELINE_MAX_ROWS:
-            return NOT_TRIED
+            return False
         try:
             script = _script(psycopg.AsyncClientCursor(conn), chained, known)
         except Exception:  # cannot bind a value: nothing sent, let the locking way report it
-            return NOT_TRIED
+            return False
         try:
             await conn.execute(script)
         except psycopg.errors.DivisionByZero:
             self.head = None
-            return _REFUSED
+            raise _Refused() from None
         except Exception as exc:
-            return await self._unknown(exc, chained.head)
+            return await self._unknown(exc, pending)
         self.head = chained.head
-        return None
+        return True
 
-    async def _locked(
+    async def _server_chained(
         self, conn: psycopg.AsyncConnection[Any], pending: Sequence[Pending]
-    ) -> Head | None:
-        """Lock and read the head, then insert, move it and COMMIT in a second message.
-
-        Two round trips and no thread: with two writers taking turns (two workers, two
-        instances) every batch found the head moved, and the locking way in the writer
-        thread paid the GIL hand-back on each of its round trips.
-        """
+    ) -> bool | Probe:
+        """Lock the head, let the server chain and insert the batch and move the head, in one
+        message; then check that the head it reports is the one :mod:`.chain` computes."""
+        if sum(1 + len(p.items) + len(p.subjects) for p in pending) > PIPELINE_MAX_ROWS:
+            return False
         try:
-            cursor = await conn.execute(LOCK_HEAD_PG)
-            cursor.nextset()  # past BEGIN's (empty) result to the head row
-            head = head_of(await cursor.fetchone())
+            sc = server_chained_script(psycopg.AsyncClientCursor(conn), pending)
+        except Exception:  # cannot bind a value: nothing sent, let the locking way report it
+            return False
+        try:
+            cursor = await conn.execute(sc.script)
+            locked = head_of(await cursor.fetchone())
+            while cursor.nextset():
+                pass
+            moved = await cursor.fetchone()
         except Exception as exc:
-            # Nothing of the batch was sent. The open transaction holds the head's lock:
-            # the connection goes, and the lock with it.
+            # A server error rolls the whole script back; a lost connection leaves it open
+            # whether it committed: the probe tells.
+            return await self._unknown(exc, pending)
+        expected = chained_head(locked, sc.contents)
+        if moved is None or (int(moved[0]), str(moved[1])) != (expected.seq, expected.hash):
+            # Committed, but not as audit.chain would have chained it: verification will show
+            # it. Fail the batch (503, the safe direction) and say so loudly.
             self.head = None
-            await self._drop()
-            log.warning("audit_loop_lock_failed", error=type(exc).__name__)
-            return NOT_TRIED
-        chained = chain_rows(pending, head)
-        try:
-            if chained.row_count > PIPELINE_MAX_ROWS:
-                raise ValueError("batch too large for one message")
-            script = _script(psycopg.AsyncClientCursor(conn), chained, head) + ";\nCOMMIT"
-        except Exception:  # nothing sent: give the lock back, let the locking way report it
-            await self._drop()
-            return NOT_TRIED
-        try:
-            await conn.execute(script)
-        except Exception as exc:
-            # A server error aborts the rest of the message (the COMMIT included), a lost
-            # connection leaves it open whether the COMMIT ran: either way the head tells.
-            return await self._unknown(exc, chained.head)
-        self.head = chained.head
-        return None
+            log.error("audit_server_chain_mismatch", seq=expected.seq)
+            raise RuntimeError("the server chained the batch differently from audit.chain")
+        self.head = expected
+        return True
 
-    async def _unknown(self, exc: Exception, would_be: Head) -> Head:
+    async def _unknown(self, exc: Exception, pending: Sequence[Pending]) -> Probe:
         self.head = None
         await self._drop()
         log.warning("audit_known_head_outcome_unknown", error=type(exc).__name__)
-        return would_be
+        return Probe.of(pending)
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""

@@ -46,7 +46,7 @@ from kjoretoyregister.audit.events import AuditEvent, AuditUnavailable
 from kjoretoyregister.audit.hostlock import HostWriteLock
 from kjoretoyregister.audit.inline_sqlite import MAX_ITEMS as INLINE_MAX_ITEMS
 from kjoretoyregister.audit.inline_sqlite import InlineSqlite
-from kjoretoyregister.audit.known_head import NOT_TRIED, KnownHead
+from kjoretoyregister.audit.known_head import KnownHead, Probe
 from kjoretoyregister.audit.pseudonyms import Pseudonymizer
 from kjoretoyregister.audit.subject_index import SubjectIndexer
 from kjoretoyregister.audit.walcheckpoint import WalCheckpointer
@@ -62,7 +62,6 @@ log = get_logger(__name__)
 
 #: Re-exported: callers chain entries through the writer module's names.
 __all__ = [
-    "NOT_TRIED",
     "DurableAuditSink",
     "Head",
     "Pending",
@@ -289,10 +288,11 @@ class DurableAuditSink:
             events = [ev for ev, _ in batch]
             try:
                 pending = self._loop_pending(events)
-                expected = NOT_TRIED if pending is None else await self._commit_on_loop(pending)
-                if expected is not None:
+                done = False if pending is None else await self._commit_on_loop(pending)
+                if done is not True:
+                    unsure = done if isinstance(done, Probe) else None
                     await loop.run_in_executor(
-                        self._executor, self._commit, events, expected, pending
+                        self._executor, self._commit, events, unsure, pending
                     )
             except Exception as exc:
                 # The exception text may quote SQL parameters (identifiers): log its type only.
@@ -333,50 +333,51 @@ class DurableAuditSink:
             return None
         return [encode_event(ev, self._pz) for ev in events]
 
-    async def _commit_on_loop(self, pending: list[Pending]) -> Head | None:
-        """Commit on the loop: PostgreSQL from the known head (or locked, see
-        :meth:`KnownHead.commit`), SQLite when nobody else is writing.
+    async def _commit_on_loop(self, pending: list[Pending]) -> bool | Probe:
+        """Commit on the loop: PostgreSQL in one message (see :meth:`KnownHead.commit`),
+        SQLite when nobody else is writing.
 
-        Returns None when committed, else what :meth:`_commit` needs to know.
+        Returns True when committed, False when nothing was written (the writer thread
+        commits it), or the :class:`Probe` of a batch whose outcome is unknown.
         """
         if self._known is not None:
             return await self._known.commit(pending)
         assert self._inline is not None
         head = self._inline.try_commit(pending)
         if head is None:
-            return NOT_TRIED
+            return False
         self._remember(head)
-        return None
+        return True
 
     def _commit(
         self,
         events: Sequence[AuditEvent],
-        expected: Head = NOT_TRIED,
+        unsure: Probe | None = None,
         pending: list[Pending] | None = None,
     ) -> None:
         """The locking way, in the writer thread: lock the head, append, commit.
 
-        ``expected`` is the head a one-round-trip attempt of this batch would have made when
-        its outcome is unknown; if the head holds it, the batch is committed already.
+        ``unsure`` finds this batch in the chain when a one-message attempt of it failed
+        with its outcome unknown; if it is there, the batch is committed already.
         ``pending`` is the batch as the loop encoded it, if it did (else it is encoded here).
         """
         if pending is None:
             pending = [encode_event(ev, self._pz) for ev in events]
         if self._host_lock is None:
-            self._append_locked(pending, expected)
+            self._append_locked(pending, unsure)
         else:
             with self._host_lock.held():
-                self._append_locked(pending, expected)
+                self._append_locked(pending, unsure)
 
-    def _append_locked(self, pending: list[Pending], expected: Head) -> None:
+    def _append_locked(self, pending: list[Pending], unsure: Probe | None) -> None:
         now = _time.monotonic()
         checkpoint = self._checkpoint_due(now)
         conn, head = self._begin()
         driver = conn.driver_connection
         try:
-            if head.hash == expected.hash and head.seq == expected.seq:
-                # The one-round-trip commit landed before its connection failed (the head
-                # holds this very batch's hash): it is committed, exactly once.
+            if unsure is not None and unsure.landed(driver):
+                # The one-message commit landed before its connection failed: it is
+                # committed, exactly once (wherever other writers have moved the head since).
                 driver.rollback()
                 self._remember(head)
                 return
