@@ -141,16 +141,17 @@ def main() -> None:
     print("\n| store | writers | record p50 | record p99 | CPU per record | p50 vs 1 writer |")
     print("|---|---|---|---|---|---|")
     for store in stores:
-        alone = statistics.median(o["p50"] for o in results[(store, counts[0])])
+        alone = _median(results[(store, counts[0])], "p50")
         for w in counts:
-            rows = results[(store, w)]
-            p50 = statistics.median(o["p50"] for o in rows)
-            p99 = statistics.median(o["p99"] for o in rows)
-            cpu = statistics.median(o["cpu_us"] for o in rows)
+            p50, p99, cpu = (_median(results[(store, w)], k) for k in ("p50", "p99", "cpu_us"))
             print(
                 f"| {store} | {w} | {p50:.2f} ms | {p99:.2f} ms | {cpu:.0f} µs | "
                 f"{p50 / alone:.2f}× |"
             )
+
+
+def _median(rows: list[dict[str, float]], key: str) -> float:
+    return statistics.median(row[key] for row in rows)
 
 
 if __name__ == "__main__":

@@ -233,7 +233,7 @@ def server_chained_script(bind: Any, pending: Sequence[Pending]) -> ServerChaine
     message and sending the rows in a second held the lock across a round trip and a wait for
     a busy event loop, so two writers queued behind each other (docs/performance.md). Here the
     server numbers the entries from the locked head and hashes each as :func:`chain.link`
-    does (``sha256(prev || "\n" || canonical)``, the canonical bytes computed here, sent as
+    does (``sha256(prev || "\\n" || canonical)``, the canonical bytes computed here, sent as
     ``bytea``); the statements run in order as one implicit transaction (autocommit
     connection), so all of it commits or none of it does. The results are: the head as locked,
     the settings, one per entry, the inserts, then the new head (``seq``, ``hash``), which
