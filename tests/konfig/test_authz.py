@@ -153,16 +153,69 @@ def test_revoked_grant_seen_by_next_check(session_factory: Factory) -> None:
 
 
 def test_positive_cache_expires(session_factory: Factory) -> None:
+    """Unused in its last quarter, a verified entry is not renewed: it expires, and the next
+    check verifies again."""
     setup = seed(session_factory)
     clock = FakeClock()
     authz = Authorizer(session_factory, cache_ttl_s=30, clock=clock)
     _check(authz, setup)
-    clock.now += 29
+    clock.now += 22
     _check(authz, setup)
     assert authz.verifications == 1
-    clock.now += 2
+    clock.now += 9
     assert _check(authz, setup).outcome is Outcome.OK
     assert authz.verifications == 2
+    assert authz.refreshes == 0
+
+
+def test_entry_in_use_is_renewed_ahead_without_making_checks_wait(
+    session_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steady traffic: a check in the entry's last quarter answers from it at once while one
+    verify renews it in the background, so no check waits when the old entry would have
+    expired. Checks during the renewal start no second one."""
+    setup = seed(session_factory)
+    clock = FakeClock()
+    authz = Authorizer(session_factory, cache_ttl_s=30, clock=clock)
+    assert _check(authz, setup).outcome is Outcome.OK
+    gate, started = threading.Event(), threading.Event()
+    real_verify = passwords.verify_password
+
+    def held_verify(password_hash: str, password: str) -> bool:
+        started.set()
+        assert gate.wait(timeout=10)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", held_verify)
+    clock.now += 25
+    for _ in range(5):  # the renewal is held: these must not wait for it
+        assert _check(authz, setup).outcome is Outcome.OK
+    assert started.wait(timeout=10)
+    assert authz.refreshes == 1 and authz.verifications == 1
+    gate.set()
+    for _ in range(100):
+        if authz.verifications == 2:
+            break
+        threading.Event().wait(0.05)
+    assert authz.verifications == 2
+    clock.now += 10  # past the first entry's expiry, inside the renewed one's life
+    assert _check(authz, setup).outcome is Outcome.OK
+    assert authz.verifications == 2 and authz.refreshes == 1
+
+
+def test_renewal_uses_the_hash_read_now(session_factory: Factory) -> None:
+    """A password changed since the entry was made: the old password fails at once, as
+    before; renewing ahead never keeps an old password alive."""
+    setup = seed(session_factory)
+    clock = FakeClock()
+    authz = Authorizer(session_factory, cache_ttl_s=30, clock=clock)
+    assert _check(authz, setup).outcome is Outcome.OK
+    with session_factory.begin() as session:
+        _, new = service.new_password(session, setup.integration_id)
+    clock.now += 25
+    assert _check(authz, setup).outcome is Outcome.INTEGRATION_AUTH_FAILED
+    assert _check(authz, setup, passord=new).outcome is Outcome.OK
+    assert authz.refreshes == 0
 
 
 def test_wrong_password_flood_is_cheap(session_factory: Factory) -> None:
