@@ -173,6 +173,9 @@ class Gateway:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
+            for renewal in list(self.decisions.renewals):  # before the executor goes
+                renewal.cancel()
+            await asyncio.gather(*self.decisions.renewals, return_exceptions=True)
             await self.upstream.close()
             await self.ratelimiter.close()
             if self.switches is not None:

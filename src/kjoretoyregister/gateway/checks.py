@@ -115,15 +115,16 @@ async def authorize(
     }
     generation: object = None
     if cache is not None:
-        hit = cache.get(integrasjon_id, passord, *rest)
-        if hit is not None:
-            if cache.claim_renewal(integrasjon_id, passord, *rest):
+        found = cache.lookup(integrasjon_id, passord, *rest)
+        if found is not None:
+            decision, renew = found
+            if renew:
                 task = asyncio.get_running_loop().create_task(
                     _renew(authorizer, cache, kwargs, rest, executor)
                 )
                 cache.renewals.add(task)
                 task.add_done_callback(cache.renewals.discard)
-            return hit
+            return decision
         # Taken *before* asking: a change that lands while we ask makes this entry stale.
         generation = cache.generation()
     try:
@@ -218,24 +219,24 @@ class DecisionCache:
 
     def get(self, integrasjon_id: str, passord: str, *rest: str) -> Decision | None:
         """A remembered OK decision that has not expired, else None."""
+        found = self.lookup(integrasjon_id, passord, *rest)
+        return found[0] if found is not None else None
+
+    def lookup(self, integrasjon_id: str, passord: str, *rest: str) -> tuple[Decision, bool] | None:
+        """A remembered OK decision that has not expired, and whether the caller is to renew
+        it: True once per entry in its last quarter; the caller then calls :meth:`renewed`
+        (event-loop only, so no lock). None when there is no such decision."""
         if not self.ttl_s:
             return None
-        hit = self._entries.get(self._k(integrasjon_id, passord, *rest))
-        if hit is None or hit[1] <= self._clock() or hit[2] != self.generation():
-            return None
-        return hit[0]
-
-    def claim_renewal(self, integrasjon_id: str, passord: str, *rest: str) -> bool:
-        """True once per valid entry in its last quarter: the caller then renews it and
-        calls :meth:`renewed` (event-loop only, so no lock)."""
         key = self._k(integrasjon_id, passord, *rest)
         hit = self._entries.get(key)
-        if hit is None or key in self._renewing:
-            return False
-        if hit[1] - self._clock() >= self.ttl_s * REFRESH_AHEAD:
-            return False
-        self._renewing.add(key)
-        return True
+        now = self._clock()
+        if hit is None or hit[1] <= now or hit[2] != self.generation():
+            return None
+        renew = hit[1] - now < self.ttl_s * REFRESH_AHEAD and key not in self._renewing
+        if renew:
+            self._renewing.add(key)
+        return hit[0], renew
 
     def renewed(
         self,
