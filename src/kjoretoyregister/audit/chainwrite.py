@@ -48,6 +48,11 @@ class Pending:
     items: list[dict[str, Any]] = field(default_factory=list)
     subjects: list[tuple[int, str, str]] = field(default_factory=list)
 
+    @property
+    def row_count(self) -> int:
+        """Rows this entry inserts: itself, its items and its subjects."""
+        return 1 + len(self.items) + len(self.subjects)
+
 
 @dataclass(frozen=True, slots=True)
 class Head:

@@ -167,7 +167,7 @@ class KnownHead:
     ) -> bool | Probe:
         """Lock the head, let the server chain and insert the batch and move the head, in one
         message; then check that the head it reports is the one :mod:`.chain` computes."""
-        if sum(1 + len(p.items) + len(p.subjects) for p in pending) > PIPELINE_MAX_ROWS:
+        if sum(p.row_count for p in pending) > PIPELINE_MAX_ROWS:
             return False
         try:
             sc = server_chained_script(psycopg.AsyncClientCursor(conn), pending)

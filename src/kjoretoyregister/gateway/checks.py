@@ -106,13 +106,6 @@ async def authorize(
     less time per check with 2–4 threads at 2,000 concurrent checks).
     """
     rest = (consumer_orgnr, fiks_org_id, privilege)
-    kwargs = {
-        "integrasjon_id": integrasjon_id,
-        "passord": passord,
-        "consumer_orgnr": consumer_orgnr,
-        "fiks_org_id": fiks_org_id,
-        "privilege": privilege,
-    }
     generation: object = None
     if cache is not None:
         found = cache.lookup(integrasjon_id, passord, *rest)
@@ -120,13 +113,14 @@ async def authorize(
             decision, renew = found
             if renew:
                 task = asyncio.get_running_loop().create_task(
-                    _renew(authorizer, cache, kwargs, rest, executor)
+                    _renew(authorizer, cache, integrasjon_id, passord, rest, executor)
                 )
                 cache.renewals.add(task)
                 task.add_done_callback(cache.renewals.discard)
             return decision
         # Taken *before* asking: a change that lands while we ask makes this entry stale.
         generation = cache.generation()
+    kwargs = _check_args(integrasjon_id, passord, rest)
     try:
         decision = await _ask(authorizer, kwargs, executor)
     except Exception as exc:
@@ -135,6 +129,17 @@ async def authorize(
     if cache is not None:
         cache.put(decision, integrasjon_id, passord, *rest, generation=generation)
     return decide(decision, integrasjon_id)
+
+
+def _check_args(integrasjon_id: str, passord: str, rest: tuple[str, ...]) -> dict[str, str]:
+    consumer_orgnr, fiks_org_id, privilege = rest
+    return {
+        "integrasjon_id": integrasjon_id,
+        "passord": passord,
+        "consumer_orgnr": consumer_orgnr,
+        "fiks_org_id": fiks_org_id,
+        "privilege": privilege,
+    }
 
 
 async def _ask(
@@ -150,7 +155,8 @@ async def _ask(
 async def _renew(
     authorizer: AuthorizerLike,
     cache: DecisionCache,
-    kwargs: dict[str, str],
+    integrasjon_id: str,
+    passord: str,
     rest: tuple[str, ...],
     executor: Executor | None,
 ) -> None:
@@ -158,13 +164,11 @@ async def _renew(
     generation = cache.generation()
     decision: Decision | None = None
     try:
-        decision = await _ask(authorizer, kwargs, executor)
+        decision = await _ask(authorizer, _check_args(integrasjon_id, passord, rest), executor)
     except Exception as exc:  # an outage: keep the entry until it expires; the next miss says so
         _log.info("authz_renewal_failed", error=type(exc).__name__)
     finally:
-        cache.renewed(
-            decision, kwargs["integrasjon_id"], kwargs["passord"], *rest, generation=generation
-        )
+        cache.renewed(decision, integrasjon_id, passord, *rest, generation=generation)
 
 
 class DecisionCache:
